@@ -1,0 +1,39 @@
+# DS201 Lab 1 — the two commands: `make assignment` (rebuild) and `make test` (prove it).
+# Each creates .venv and installs the project when it is missing.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SHARED_DATA ?= ../shared/data
+
+.PHONY: assignment test install data lint thresholds clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## Rebuild student/, autograder/ and solutions/ from assignment/lab1.ipynb.
+assignment: $(VENV)/.installed
+	$(PY) -m ds201_lab1.build
+
+## Run every test (unit tests, the otter grading of the solution and the blank notebook, the build).
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+## Lay out the offline dataset cache from $(SHARED_DATA) (no dataset host is reachable here).
+data: $(VENV)/.installed
+	$(PY) $(SHARED_DATA)/prepare.py "$$($(PY) -c 'from ds201_lab1.data import cache_dir; print(cache_dir())')"
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests tools assignment
+
+## Re-measure the accuracy spread across seeds behind the thresholds (≈ 25 min here).
+thresholds: $(VENV)/.installed
+	$(PY) tools/measure_thresholds.py --seeds 0 1 2 3 4
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,23 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "ex6"
+points = None
+
+@test_case(points=0, hidden=False)
+def test_ex6_format(model_3):
+    import keras
+    assert isinstance(model_3, keras.Sequential), 'model_3 phải là một keras.Sequential / model_3 must be a keras.Sequential'
+    assert tuple(model_3.inputs[0].shape) == (None, 784), 'model_3 nhận vector 784 chiều / model_3 takes 784-vectors'
+
+@test_case(points=1, hidden=True)
+def test_ex6_spec(model_3):
+    from ds201_lab1 import checks
+    checks.ex6_spec(model_3)
+
+@test_case(points=2, hidden=True)
+def test_ex6_accuracy(model_3):
+    from ds201_lab1 import checks
+    checks.ex6_accuracy(model_3)
+

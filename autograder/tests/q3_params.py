@@ -1,0 +1,18 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q3_params"
+points = None
+
+@test_case(points=0, hidden=False)
+def test_q3_params_format(params_layer_1, params_layer_2, params_total):
+    import numpy as np
+    for name, v in (('params_layer_1', params_layer_1), ('params_layer_2', params_layer_2), ('params_total', params_total)):
+        assert isinstance(v, (int, np.integer)), f'{name} phải là số nguyên / {name} must be an integer'
+
+@test_case(points=2, hidden=True)
+def test_q3_params_value(params_layer_1, params_layer_2, params_total, model):
+    from ds201_lab1 import checks
+    checks.q3_params(params_layer_1, params_layer_2, params_total, model)
+

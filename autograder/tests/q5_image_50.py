@@ -1,0 +1,18 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q5_image_50"
+points = None
+
+@test_case(points=0, hidden=False)
+def test_q5_image_50_format(probs_50, pred_label_50, true_label_50):
+    import numpy as np
+    assert np.shape(probs_50) == (10,), 'probs_50 là một vector 10 xác suất / probs_50 is a vector of 10 probabilities'
+    assert isinstance(pred_label_50, (int, np.integer)) and isinstance(true_label_50, (int, np.integer)), 'pred_label_50, true_label_50 phải là số nguyên / pred_label_50, true_label_50 must be integers'
+
+@test_case(points=1, hidden=True)
+def test_q5_image_50_value(probs_50, pred_label_50, true_label_50, model):
+    from ds201_lab1 import checks
+    checks.q5_image_50(probs_50, pred_label_50, true_label_50, model)
+

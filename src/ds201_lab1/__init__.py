@@ -1,0 +1,10 @@
+"""DS201 Lab 1, auto-graded: data loading, answer checks, the build and the grader.
+
+One module per job:
+
+- ``data``   — MNIST and CIFAR-10 in Keras' layout, from an offline cache or Keras' download;
+- ``checks`` — every autograded check, with bilingual failure messages (used by the hidden tests);
+- ``build``  — ``make assignment``: otter assign, then the student/autograder/solutions layout.
+"""
+
+__version__ = "0.1.0"

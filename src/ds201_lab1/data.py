@@ -1,0 +1,107 @@
+"""Datasets for the lab: MNIST and CIFAR-10 as Keras' ``load_data()`` tuples.
+
+Where they come from, in order:
+
+1. a cache folder of Keras-layout ``.npz`` files (``mnist.npz``, ``cifar10.npz``) named by the
+   environment variable ``DS201_DATA_DIR`` (default ``~/.cache/ds201-lab1``);
+2. ``keras.datasets.<name>.load_data()``, which downloads (and caches in ``~/.keras``).
+
+A cache file that exists but is damaged raises :class:`DatasetError` naming the file and the fix;
+it is never silently replaced by a download. Arrays are returned read-only, so a notebook that
+writes into them gets an error instead of quietly changing what a later check sees.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+ENV_VAR = "DS201_DATA_DIR"
+
+# name -> expected (shape, dtype) of each array in Keras' layout
+LAYOUT: dict[str, dict[str, tuple[tuple[int, ...], str]]] = {
+    "mnist": {
+        "x_train": ((60000, 28, 28), "uint8"),
+        "y_train": ((60000,), "uint8"),
+        "x_test": ((10000, 28, 28), "uint8"),
+        "y_test": ((10000,), "uint8"),
+    },
+    "cifar10": {
+        "x_train": ((50000, 32, 32, 3), "uint8"),
+        "y_train": ((50000, 1), "uint8"),
+        "x_test": ((10000, 32, 32, 3), "uint8"),
+        "y_test": ((10000, 1), "uint8"),
+    },
+}
+
+Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class DatasetError(RuntimeError):
+    """A cached dataset file is present but unusable."""
+
+
+def cache_dir() -> Path:
+    """The folder searched for ``<name>.npz`` before Keras downloads."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ds201-lab1"
+
+
+def _fix_hint(path: Path) -> str:
+    return (
+        f"Delete {path} and run again (Keras will download the data), or rebuild the cache with "
+        f"`python ../shared/data/prepare.py {path.parent}`. "
+        f"/ Xóa {path} rồi chạy lại (Keras sẽ tải dữ liệu), hoặc tạo lại cache bằng prepare.py."
+    )
+
+
+def read_npz(path: Path, name: str) -> Split:
+    """Read and validate one Keras-layout ``.npz`` file."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {key: f[key] for key in LAYOUT[name] if key in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DatasetError(f"{path} is not a readable .npz file ({e}). {_fix_hint(path)}") from e
+    for key, (shape, dtype) in LAYOUT[name].items():
+        if key not in arrays:
+            raise DatasetError(f"{path} has no array '{key}'. {_fix_hint(path)}")
+        a = arrays[key]
+        if a.shape != shape or a.dtype != np.dtype(dtype):
+            raise DatasetError(
+                f"{path}: '{key}' is {a.dtype}{list(a.shape)}, expected {dtype}{list(shape)}. {_fix_hint(path)}"
+            )
+        a.flags.writeable = False
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+@cache
+def load(name: str) -> Split:
+    """``(x_train, y_train), (x_test, y_test)`` for ``name`` in ``LAYOUT``; cached per process."""
+    if name not in LAYOUT:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(LAYOUT)}")
+    path = cache_dir() / f"{name}.npz"
+    if path.exists():
+        return read_npz(path, name)
+    import keras  # only when the cache misses: keeps TensorFlow out of cheap processes
+
+    (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    for a in (x_train, y_train, x_test, y_test):
+        a.flags.writeable = False
+    return (x_train, y_train), (x_test, y_test)
+
+
+def mnist() -> Split:
+    """MNIST: 60,000/10,000 greyscale 28×28 digits, labels 0–9 (Keras' layout)."""
+    return load("mnist")
+
+
+def cifar10() -> Split:
+    """CIFAR-10: 50,000/10,000 colour 32×32 images, labels (N, 1) in 0–9 (Keras' layout)."""
+    return load("cifar10")

@@ -1,0 +1,15 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "ex5"
+points = None
+
+@test_case(points=0, hidden=False)
+def test_ex5_format(X_train_CIFAR10, y_train_CIFAR10, model_cifar):
+    import keras
+    import numpy as np
+    assert np.ndim(X_train_CIFAR10) == 2, 'X_train_CIFAR10 phải là mảng 2 chiều sau reshape / X_train_CIFAR10 must be 2-D after the reshape'
+    assert np.ndim(y_train_CIFAR10) == 2, 'y_train_CIFAR10 phải là one-hot (2 chiều) / y_train_CIFAR10 must be one-hot (2-D)'
+    assert isinstance(model_cifar, keras.Model), 'model_cifar phải là một mô hình Keras / model_cifar must be a Keras model'
+

@@ -1,0 +1,15 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q2_shapes"
+points = None
+
+@test_case(points=0, hidden=False)
+def test_q2_shapes_format(n_train, n_test, train_test_ratio, image_size, n_pixels):
+    import numpy as np
+    for name, v in (('n_train', n_train), ('n_test', n_test), ('n_pixels', n_pixels)):
+        assert isinstance(v, (int, np.integer)), f'{name} phải là số nguyên / {name} must be an integer'
+    assert isinstance(train_test_ratio, (int, float, np.number)), 'train_test_ratio phải là một số / train_test_ratio must be a number'
+    assert isinstance(image_size, tuple) and len(image_size) == 2, 'image_size phải là tuple (cao, rộng) / image_size must be a tuple (height, width)'
+

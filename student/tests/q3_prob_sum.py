@@ -1,0 +1,12 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q3_prob_sum"
+points = None
+
+@test_case(points=0, hidden=False)
+def test_q3_prob_sum_format(prob_sum):
+    import numpy as np
+    assert isinstance(prob_sum, (int, float, np.number)), 'prob_sum phải là một số / prob_sum must be a number'
+

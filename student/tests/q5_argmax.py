@@ -1,0 +1,11 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q5_argmax"
+points = None
+
+@test_case(points=0, hidden=False)
+def test_q5_argmax_format(chosen_class_prob):
+    assert chosen_class_prob in ('highest', 'lowest'), 'chosen_class_prob là "highest" hoặc "lowest" / chosen_class_prob is "highest" or "lowest"'
+

@@ -1,0 +1,201 @@
+"""Unit tests of the checks: cheap values and tiny models, no full-size training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ds201_lab1 import checks
+from ds201_lab1.checks import CheckFailed
+
+
+def fails(func, *args, match: str | None = None):
+    with pytest.raises(CheckFailed, match=match) as info:
+        func(*args)
+    vi, en = str(info.value).split("\n", 1)
+    assert vi and en, "every message has a Vietnamese line, then an English one"
+    return str(info.value)
+
+
+def test_free_text_is_normalised():
+    assert checks.normalise_text("  Hidden-Layer  ") == "hidden layer"
+    assert checks.normalise_text("Đa lớp") == "da lop"
+
+
+def test_q0_q1():
+    checks.q0_layers(["Input layer", "hidden", "OUTPUT"])
+    fails(checks.q0_layers, ["input", "output"], match="layer_kinds")
+    fails(checks.q0_layers, "input hidden output", match="list")
+    checks.q1_mnist_name("modified national institute of standards and technology")
+    msg = fails(checks.q1_mnist_name, "Mixed National Institute")
+    assert "Modified" not in msg, "a value check must not hand out the answer"
+    fails(checks.q1_mnist_name, 42, match="str")
+
+
+def test_q2_answers_come_from_the_checks_own_data():
+    checks.q2_shapes(60000, 10000, 6.0, (28, 28), 784)
+    fails(checks.q2_shapes, 60000, 10000, 6, (28, 28), 28, match="n_pixels")
+    fails(checks.q2_shapes, "60000", 10000, 6, (28, 28), 784, match="int")
+    checks.q2_labels(10, set(range(10)))
+    fails(checks.q2_labels, 10, list(range(10)), match="set")
+    (_, y_train), _ = checks.truth_mnist()
+    checks.q2_label_counts(np.bincount(y_train))
+    checks.q2_label_counts({d: int(c) for d, c in enumerate(np.bincount(y_train))})
+    fails(checks.q2_label_counts, np.bincount(y_train)[::-1].copy(), match="label_counts")
+    fails(checks.q2_label_counts, np.ones(9, int), match=r"\(10,\)")
+    checks.q2_fill_blanks(10, 10, "Multi")
+    fails(checks.q2_fill_blanks, 10, 10, "binary", match="blank_3")
+
+
+def test_q2_one_hot_and_reshape():
+    (x_train, y_train), (x_test, _) = checks.truth_mnist()
+    one_hot = np.eye(10, dtype="float32")[y_train]
+    checks.q2_one_hot(one_hot, one_hot[5])
+    fails(checks.q2_one_hot, y_train, one_hot[5], match="shape")
+    fails(checks.q2_one_hot, one_hot, one_hot[4], match="y_train_5")
+    checks.q2_reshape(x_train.reshape(-1, 784), x_test.reshape(-1, 784), 784, "b")
+    fails(checks.q2_reshape, x_train.reshape(-1, 784) / 255, x_test.reshape(-1, 784), 784, "b", match="normalise")
+    fails(checks.q2_reshape, x_train, x_test, 784, "b", match="shape")
+
+
+def test_q3_activations():
+    checks.q3_activations(lambda x: 1 / (1 + np.exp(-x)), lambda x: np.tanh(x), lambda x: np.maximum(x, 0))
+    # the handout's typo: the minus sign lost in tanh
+    fails(
+        checks.q3_activations,
+        lambda x: 1 / (1 + np.exp(-x)),
+        lambda x: (np.exp(x) + np.exp(-x)) / (np.exp(x) + np.exp(-x)),
+        lambda x: np.maximum(x, 0),
+        match="tanh",
+    )
+    fails(checks.q3_activations, lambda x: 1 / (1 + np.exp(-x)), np.tanh, lambda x: max(0, x), match="relu")
+    fails(checks.q3_activations, None, np.tanh, np.tanh, match="function")
+
+
+def test_q3_questions():
+    checks.q3_output_shape((None, 784))
+    fails(checks.q3_output_shape, (60000, 784), match="None")
+    checks.q3_units("b")
+    fails(checks.q3_units, "d", match="allowed")
+    checks.q3_prob_sum(1.0)
+    fails(checks.q3_prob_sum, 10)
+    checks.q3_layer_roles(["Hidden layer", "output"])
+    fails(checks.q3_layer_roles, ["input", "output"])
+
+
+def test_q3_params_against_a_model():
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((784,)), keras.layers.Dense(784, activation="relu"), keras.layers.Dense(10, activation="softmax")]
+    )
+    p1, p2 = checks.dense_params(784, 784), checks.dense_params(784, 10)
+    checks.q3_params(p1, p2, p1 + p2, model)
+    msg = fails(checks.q3_params, p1, p2, p1 + p2 + 100, model, match="params_total")
+    assert str(p1 + p2) not in msg
+    fails(checks.q3_params, 784 * 784, p2, p1 + p2, model, match="params_layer_1")
+
+
+def test_q4_bce():
+    def loss(y_hat, y):
+        y_hat = np.clip(y_hat, 1e-7, 1 - 1e-7)
+        return -(y * np.log(y_hat) + (1 - y) * np.log(1 - y_hat))
+
+    checks.q4_bce(loss, lambda y_hat, y: loss(y_hat, y).mean())
+
+    def unclipped(y_hat, y):
+        return -(y * np.log(y_hat) + (1 - y) * np.log(1 - y_hat))
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fails(checks.q4_bce, unclipped, lambda y_hat, y: unclipped(y_hat, y).mean(), match="clip")
+    fails(checks.q4_bce, loss, lambda y_hat, y: loss(y_hat, y).sum(), match="bce_cost")
+    fails(checks.q4_bce, lambda y_hat, y: -np.log(np.clip(y_hat, 1e-7, 1)), lambda a, b: 0.0, match="bce_loss")
+
+    def raises(y_hat, y):
+        raise ZeroDivisionError("boom")
+
+    fails(checks.q4_bce, raises, raises, match="ZeroDivisionError")
+
+
+def test_q5_choices():
+    checks.q5_argmax("highest")
+    fails(checks.q5_argmax, "lowest")
+    checks.q5_pred_shape((10000, 10))
+    fails(checks.q5_pred_shape, (10, 10000))
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+    """Dense stacks of the exercises' shapes, trained one step on a slice: specs, not accuracy."""
+    import keras
+
+    def make(layers, loss, lr):
+        m = keras.Sequential([keras.Input((784,)), *layers])
+        m.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+        (x, y), _ = checks.truth_mnist()
+        m.fit(x[:64].reshape(64, -1) / 255, np.eye(10)[y[:64]], batch_size=64, epochs=1, verbose=0)
+        return m
+
+    d = keras.layers.Dense
+    bce = keras.losses.BinaryCrossentropy()
+    return {
+        "sigmoid": make([d(784, activation="sigmoid"), d(10, activation="sigmoid")], bce, 0.01),
+        "relu": make([d(784, activation="relu"), d(10, activation="sigmoid")], bce, 0.01),
+        "relu_lr": make([d(784, activation="relu"), d(10, activation="sigmoid")], bce, 0.001),
+        "relu_cce": make([d(784, activation="relu"), d(10, activation="sigmoid")], "categorical_crossentropy", 0.01),
+        "deep": make(
+            [
+                d(32, activation="relu"),
+                keras.layers.Dropout(0.1),
+                d(32, activation="relu"),
+                d(10, activation="softmax"),
+            ],
+            "categorical_crossentropy",
+            0.001,
+        ),
+    }
+
+
+def test_exercise_specs(tiny_models):
+    import keras
+
+    checks.ex1_spec(tiny_models["sigmoid"])
+    msg = fails(checks.ex1_spec, tiny_models["relu"])
+    assert "Layer 1 of `model_1` has activation relu; the exercise asks for sigmoid" in msg
+    checks.ex2_spec(tiny_models["relu"])
+    fails(checks.ex2_spec, tiny_models["relu_lr"], match="learning_rate 0.001")
+    fails(checks.ex2_spec, tiny_models["relu_cce"], match="loss categorical_crossentropy")
+    checks.ex6_spec(tiny_models["deep"])
+    fails(checks.ex6_spec, tiny_models["relu"], match="two hidden Dense")
+    untrained = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(784, activation="sigmoid"),
+            keras.layers.Dense(10, activation="sigmoid"),
+        ]
+    )
+    fails(checks.ex1_spec, untrained, match="not been trained")
+    fails(checks.ex1_spec, None, match="not found")
+    fails(checks.ex1_spec, "model", match="Keras model")
+    wrong_input = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    fails(checks.ex1_spec, wrong_input, match="784-vectors")
+
+
+def test_accuracy_is_computed_here_not_read_from_the_notebook(tiny_models):
+    x, y = checks.mnist_vectors(True)
+    acc = checks.accuracy_of(tiny_models["deep"], x[:500], y[:500])
+    assert 0 <= acc <= 1
+    pred = checks.predicted_labels(tiny_models["deep"], x[:500])
+    assert acc == np.mean(pred == y[:500])
+    fails(checks.ex6_accuracy, tiny_models["deep"], match="at least 0.96")
+
+
+def test_ex4_confusion(tiny_models):
+    model = tiny_models["relu"]
+    x, y = checks.mnist_vectors(True)
+    pred = checks.predicted_labels(model, x)
+    cm = np.zeros((10, 10), int)
+    np.add.at(cm, (y, pred), 1)
+    checks.ex4_confusion(cm, model)
+    fails(checks.ex4_confusion, cm.T.copy() if not np.array_equal(cm, cm.T) else cm + np.eye(10, dtype=int), model)
+    fails(checks.ex4_confusion, cm.astype(float), model, match="integers")

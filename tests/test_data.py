@@ -1,0 +1,96 @@
+"""The data loader: the cache first, then Keras; damaged files get a message naming the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ds201_lab1 import data
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    data.load.cache_clear()
+    yield tmp_path
+    data.load.cache_clear()
+
+
+def _write_mnist(path, n_train=60000, n_test=10000, **override):
+    arrays = {
+        "x_train": np.zeros((n_train, 28, 28), np.uint8),
+        "y_train": np.arange(n_train, dtype=np.uint8) % 10,
+        "x_test": np.zeros((n_test, 28, 28), np.uint8),
+        "y_test": np.arange(n_test, dtype=np.uint8) % 10,
+    } | override
+    np.savez(path, **arrays)
+
+
+def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "x"))
+    assert data.cache_dir() == tmp_path / "x"
+    monkeypatch.delenv(data.ENV_VAR)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert data.cache_dir() == tmp_path / "ds201-lab1"
+
+
+def test_reads_the_cache_in_keras_layout_read_only(cache):
+    _write_mnist(cache / "mnist.npz")
+    (x_train, y_train), (x_test, y_test) = data.mnist()
+    assert x_train.shape == (60000, 28, 28) and y_test.shape == (10000,)
+    assert y_train[:3].tolist() == [0, 1, 2]
+    with pytest.raises(ValueError):
+        x_train[0, 0, 0] = 1  # read-only: a notebook cannot change what a later check sees
+
+
+def test_a_truncated_file_names_the_file_and_the_fix(cache):
+    _write_mnist(cache / "mnist.npz")
+    blob = (cache / "mnist.npz").read_bytes()
+    (cache / "mnist.npz").write_bytes(blob[: len(blob) // 3])
+    with pytest.raises(data.DatasetError, match=r"mnist\.npz.*Delete .*prepare\.py"):
+        data.mnist()
+
+
+def test_a_wrong_shape_names_the_array(cache):
+    _write_mnist(cache / "mnist.npz", n_train=100)
+    with pytest.raises(data.DatasetError, match=r"'x_train' is uint8\[100, 28, 28\], expected uint8\[60000, 28, 28\]"):
+        data.mnist()
+
+
+def test_a_missing_array_is_named(cache):
+    np.savez(cache / "cifar10.npz", y_train=np.zeros((1,), np.uint8))
+    with pytest.raises(data.DatasetError, match="has no array 'x_train'"):
+        data.cifar10()
+
+
+def test_without_a_cache_keras_downloads(cache, monkeypatch):
+    import keras
+
+    calls = []
+
+    def fake_load_data():
+        calls.append("mnist")
+        return (np.zeros((2, 28, 28), np.uint8), np.zeros(2, np.uint8)), (
+            np.zeros((1, 28, 28), np.uint8),
+            np.zeros(1, np.uint8),
+        )
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_load_data)
+    (x_train, _), _ = data.mnist()
+    assert calls == ["mnist"] and x_train.shape == (2, 28, 28)
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        data.load("fashion")
+
+
+def test_the_real_cache_matches_the_published_facts():
+    """The facts ../shared/data/README.md states, checked on whatever cache this machine has."""
+    data.load.cache_clear()
+    if not (data.cache_dir() / "mnist.npz").exists():
+        pytest.fail(f"no MNIST in {data.cache_dir()}: run `make data`")
+    (_, y_train), (_, y_test) = data.mnist()
+    assert np.bincount(y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]

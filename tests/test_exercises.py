@@ -1,0 +1,132 @@
+"""Exercises 1–6: the hidden tests pass the solution's models and fail each typical mistake.
+
+The models come from the one full-size execution of the solution (``solution_run``); every variant
+is the honest set of answers with one mistake laid on it, graded by the built hidden tests in
+``autograder/tests``. A mistake must cost points in its own question and nowhere else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import AUTOGRADER, MODELS
+
+from ds201_lab1 import checks
+
+EXERCISES = ("ex1", "ex2", "ex3", "ex4", "ex5", "ex6")
+
+
+def grade(env: dict) -> dict[str, tuple[float, float, list[str]]]:
+    from otter.test_files import ExceptionTestFile
+
+    out = {}
+    for q in EXERCISES:
+        tf = ExceptionTestFile.from_file(str(AUTOGRADER / "tests" / f"{q}.py"))
+        tf.run(dict(env))
+        out[q] = (tf.score, tf.possible, [r.message for r in tf.test_case_results if not r.passed])
+    return out
+
+
+@pytest.fixture(scope="module")
+def honest(solution_run) -> dict:
+    import keras
+
+    _, artifacts = solution_run
+    env = {name: keras.models.load_model(artifacts / f"{name}.keras") for name in MODELS}
+    env["cm_ex4"] = np.load(artifacts / "cm_ex4.npy")
+    (x_train, _), (x_test, _) = checks.truth_mnist()
+    env["X_train_new"] = x_train.reshape(len(x_train), -1).astype("float32") / 255
+    env["X_test_new"] = x_test.reshape(len(x_test), -1).astype("float32") / 255
+    (cx_train, cy_train), (cx_test, cy_test) = checks.truth_cifar10()
+    env["cifar_train_shape"], env["cifar_test_shape"] = cx_train.shape, cx_test.shape
+    env["X_train_CIFAR10"] = cx_train.reshape(len(cx_train), -1).astype("float32") / 255
+    env["X_test_CIFAR10"] = cx_test.reshape(len(cx_test), -1).astype("float32") / 255
+    env["y_train_CIFAR10"] = keras.utils.to_categorical(cy_train.reshape(-1), 10)
+    env["y_test_CIFAR10"] = cy_test.reshape(-1)
+    return env
+
+
+@pytest.fixture(scope="module")
+def honest_scores(honest):
+    return grade(honest)
+
+
+def test_the_solution_passes_every_exercise(honest_scores):
+    for q, (score, possible, failed) in honest_scores.items():
+        assert score == possible, f"{q}: {failed}"
+
+
+def handout_cifar_model():
+    """The handout's exercise 5 model: raw pixels into sigmoid units, Dropout after the output.
+
+    Trained for a few steps on a slice (the real thing takes 6+ minutes and stays at chance).
+    """
+    import keras
+
+    (x, y), _ = checks.truth_cifar10()
+    model = keras.Sequential(
+        [
+            keras.Input((3072,)),
+            keras.layers.Dense(3072, activation="sigmoid"),
+            keras.layers.Dense(10, activation="sigmoid"),
+            keras.layers.Dropout(0.02),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=keras.losses.BinaryCrossentropy())
+    model.fit(x[:1024].reshape(1024, -1).astype("float32"), np.eye(10)[y[:1024, 0]], batch_size=64, epochs=1, verbose=0)
+    return model
+
+
+VARIANTS = {
+    # question -> (what the mistake is, how to lay it on the honest answers, text the message must hold)
+    "ex1": (
+        "relu instead of sigmoid in layer 1",
+        lambda e: {"model_1": e["model_2"]},
+        "Layer 1 of `model_1` has activation relu; the exercise asks for sigmoid",
+    ),
+    "ex2": ("model missing", lambda e: {"model_2": None}, "`model_2` was not found"),
+    "ex3": (
+        "exercise 2's model on unnormalised data",
+        lambda e: {"model_2_new": e["model_2"], "X_train_new": e["X_train_new"] * 255},
+        "Normalise: divide the pixel values by 255",
+    ),
+    "ex4": ("confusion matrix of the wrong model", None, "`cm_ex4` is not right"),
+    "ex5": ("the handout's model", lambda e: {"model_cifar": handout_cifar_model()}, "needs exactly two Dense layers"),
+    "ex6": ("model missing", lambda e: {"model_3": None}, "`model_3` was not found"),
+}
+
+
+def _wrong_cm(env):
+    x, y = checks.mnist_vectors(True)
+    pred = checks.predicted_labels(env["model_2"], x)
+    cm = np.zeros((10, 10), dtype="int64")
+    np.add.at(cm, (y, pred), 1)
+    return {"cm_ex4": cm}
+
+
+@pytest.mark.parametrize("question", EXERCISES)
+def test_a_typical_mistake_fails_its_question_and_only_it(question, honest, honest_scores):
+    what, change, message = VARIANTS[question]
+    env = {**honest, **(change(honest) if change else _wrong_cm(honest))}
+    got = grade(env)
+    score, possible, failed = got[question]
+    assert score < possible, f"{question} ({what}) still scores {score}/{possible}"
+    assert any(message in m for m in failed), f"{question} ({what}): expected {message!r} in {failed}"
+    for other in EXERCISES:
+        if other != question:
+            assert got[other][:2] == honest_scores[other][:2], (
+                f"{question}'s mistake ({what}) changed {other}: {got[other]}"
+            )
+
+
+def test_unnormalised_ex3_fails_on_accuracy_alone(honest):
+    """Even with normalised arrays handed in, a model trained on raw pixels misses the threshold."""
+    got = grade({**honest, "model_2_new": honest["model_2"]})
+    score, possible, failed = got["ex3"]
+    assert score < possible and any("on the test set; at least" in m for m in failed), failed
+
+
+def test_the_handout_cifar_model_is_at_chance():
+    model = handout_cifar_model()
+    x, y = checks.cifar_vectors()
+    assert checks.accuracy_of(model, x, y) < checks.ACCURACY_THRESHOLDS["ex5"]
