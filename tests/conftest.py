@@ -76,6 +76,8 @@ def scores(results: dict) -> dict[str, tuple[float, float]]:
     """Question -> (score, max_score) from otter's results.json."""
     out: dict[str, tuple[float, float]] = {}
     for t in results["tests"]:
+        if "score" not in t:  # the "Public Tests" summary entry carries no score
+            continue
         name = t["name"].split(" - ")[0]
         s, m = out.get(name, (0.0, 0.0))
         out[name] = (s + t["score"], m + t["max_score"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -195,11 +196,26 @@ def run_notebook(nb: nbformat.NotebookNode, tests: Path, probe: str, timeout: in
     return json.loads(cell.outputs[-1]["text"].strip().splitlines()[-1])
 
 
+_CHATTER = re.compile(r"^([IWE]\d{4} |WARNING: All log messages before absl|To enable the following instructions|$)")
+
+
+def _drop_tensorflow_chatter(nb: nbformat.NotebookNode) -> None:
+    """Remove stderr outputs made only of TensorFlow's C++ start-up log lines."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.get("name") == "stderr" and all(_CHATTER.match(ln) for ln in o.get("text", "").splitlines()))
+            ]
+
+
 def execute_solution(out: Path) -> dict[str, dict]:
     """Execute ``autograder/lab1.ipynb`` into ``solutions/``; return per-question scores."""
     ag = out / "autograder"
     nb = nbformat.read(ag / f"{NAME}.ipynb", as_version=4)
     scores = run_notebook(nb, ag / "tests", SCORE_ALL.replace("TESTS_DIR", repr(str(ag / "tests"))))
+    _drop_tensorflow_chatter(nb)
     sol = out / "solutions"
     sol.mkdir(exist_ok=True)
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in {"kernelspec", "language_info"}}

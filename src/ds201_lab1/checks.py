@@ -28,12 +28,12 @@ from . import data
 # Thresholds: see docs/thresholds.md for the measured spread and how to reproduce it.
 # ---------------------------------------------------------------------------------------------
 ACCURACY_THRESHOLDS: dict[str, float] = {
-    "base": 0.95,  # section 5: Dense(784, relu) + Dense(10, softmax), raw pixels
-    "ex1": 0.83,  # sigmoid + sigmoid, raw pixels
-    "ex2": 0.80,  # relu + sigmoid, raw pixels (wide spread across seeds)
-    "ex3": 0.96,  # exercise 2 on normalised pixels
-    "ex5": 0.35,  # CIFAR-10, two Dense layers, normalised
-    "ex6": 0.96,  # the student's own MNIST network, normalised
+    "base": 0.94,  # section 5: Dense(784, relu) + Dense(10, softmax), raw pixels (provided code)
+    "ex1": 0.82,  # sigmoid + sigmoid, raw pixels
+    "ex2": 0.75,  # relu + sigmoid, raw pixels: the widest spread across seeds
+    "ex3": 0.96,  # exercise 2 on normalised pixels; unnormalised scores at most 0.92
+    "ex5": 0.35,  # CIFAR-10, two Dense layers, normalised; the handout's model is at chance (0.10)
+    "ex6": 0.95,  # the student's own MNIST network, normalised
 }
 ACCURACY_TOLERANCE = 2e-4  # a reported accuracy may differ from ours by float noise only
 STEPS_PER_EPOCH_BASE = math.ceil(60000 / 128)  # batch 128 on the full training set
@@ -788,16 +788,20 @@ def ex3_accuracy(model_2_new: Any) -> None:
     expect_accuracy(model_2_new, "model_2_new", w, "ex3", *mnist_vectors(True))
 
 
+def confusion(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Rows = true labels, columns = the model's predictions (computed here)."""
+    cm = np.zeros((10, 10), dtype="int64")
+    np.add.at(cm, (y, predicted_labels(model, x)), 1)
+    return cm
+
+
 def ex4_confusion(cm_ex4: Any, model_2_new: Any) -> None:
     w = EX_WHERE["ex4"]
     cm = expect_array(cm_ex4, "cm_ex4", w, (10, 10))
     if not np.issubdtype(cm.dtype, np.integer):
         fail(f"`cm_ex4` phải chứa số nguyên (số đếm). Xem {w}.", f"`cm_ex4` must hold integers (counts). See {w}.")
     expect_trained_model(model_2_new, "model_2_new", w, 784)
-    x, y = mnist_vectors(True)
-    pred = predicted_labels(model_2_new, x)
-    truth = np.zeros((10, 10), dtype="int64")
-    np.add.at(truth, (y, pred), 1)
+    _, y = mnist_vectors(True)
     if int(cm.sum()) != len(y):
         wrong(
             "cm_ex4",
@@ -805,14 +809,19 @@ def ex4_confusion(cm_ex4: Any, model_2_new: Any) -> None:
             f"Tổng các ô phải bằng số ảnh test ({len(y)}).",
             f"The cells must add up to the test images ({len(y)}).",
         )
-    # Two predictions may flip between batchings of the same float32 maths: allow that, no more.
-    if int(np.abs(cm.astype("int64") - truth).sum()) > 4:
-        wrong(
-            "cm_ex4",
-            w,
-            "Hàng = nhãn đúng (y_test), cột = nhãn dự đoán của model_2_new trên X_test_new.",
-            "Rows = true labels (y_test), columns = model_2_new's predictions on X_test_new.",
-        )
+    # The matrix of model_2_new on normalised test images; or on raw ones, so that a mistake in
+    # exercise 3's preprocessing is not charged twice. Two predictions may flip between batchings
+    # of the same float32 maths: allow that, no more.
+    for normalised in (True, False):
+        truth = confusion(model_2_new, mnist_vectors(normalised)[0], y)
+        if int(np.abs(cm.astype("int64") - truth).sum()) <= 4:
+            return
+    wrong(
+        "cm_ex4",
+        w,
+        "Hàng = nhãn đúng (y_test), cột = nhãn dự đoán của model_2_new trên X_test_new.",
+        "Rows = true labels (y_test), columns = model_2_new's predictions on X_test_new.",
+    )
 
 
 def ex5_data(
