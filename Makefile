@@ -5,8 +5,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SHARED_DATA ?= ../shared/data
+SUBMISSIONS ?= submissions
+OUT         ?= grades
+JOBS        ?= 1
+TIMEOUT     ?= 900
+GRADE_ARGS  ?=
 
-.PHONY: assignment test install data lint thresholds clean
+.PHONY: assignment test install data lint thresholds bench grade clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +28,10 @@ assignment: $(VENV)/.installed
 ## Run every test (unit tests, the otter grading of the solution and the blank notebook, the build).
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+## Grade every .ipynb / otter export .zip under $(SUBMISSIONS) into $(OUT), without Docker.
+grade: $(VENV)/.installed
+	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" -j $(JOBS) --timeout $(TIMEOUT) $(GRADE_ARGS)
 
 ## Lay out the offline dataset cache from $(SHARED_DATA) (no dataset host is reachable here).
 data: $(VENV)/.installed

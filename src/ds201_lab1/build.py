@@ -16,6 +16,7 @@ timestamped zips pile up. The executed solution is checked against every test in
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -110,11 +111,14 @@ def _deterministic_zip(src: Path, dest: Path) -> None:
 
 
 def _clean_notebook(path: Path) -> None:
-    """Drop kernel and widget metadata otter leaves behind; keep otter's own keys."""
+    """Drop kernel and widget metadata otter leaves behind; keep otter's own keys; stable cell ids."""
     nb = nbformat.read(path, as_version=4)
     keep = {"kernelspec", "language_info", "otter"}
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in keep}
     nb.metadata.get("language_info", {}).pop("version", None)
+    for index, cell in enumerate(nb.cells):  # otter gives its own cells random ids: fix them
+        digest = hashlib.sha1(f"{index}\0{cell.cell_type}\0{cell.source}".encode()).hexdigest()
+        cell.id = digest[:12]
     nbformat.write(nb, path)
 
 

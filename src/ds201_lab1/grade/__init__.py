@@ -1,0 +1,21 @@
+"""The project's own class grader: execute untrusted, verify trusted (``python -m ds201_lab1.grade``).
+
+Grades every notebook (``.ipynb``) and otter export (``.zip``) under a folder without Docker, with
+the hidden tests of the autograder zip as the single source of truth, and writes otter grade's
+``final_grades.csv``, a bilingual feedback file per submission and a class summary.
+
+One module per stage:
+
+- ``submissions`` — find submissions, hash them, read them safely (zip members checked, never
+  ``.OTTER_LOG``), reject the malformed ones with a clear status;
+- ``execute``     — the untrusted stage, parent side: scratch folder, sandboxed worker, wall-clock
+  and memory limits, artifacts collected into the cache;
+- ``sandbox``     — the untrusted stage, worker side: namespaces, chroot, unprivileged user, the
+  notebook run with nbclient in otter's grading mode;
+- ``snapshot``    — runs inside the student's kernel: saves the values the tests need as data only
+  (JSON, ``.npy``, Keras architecture JSON + weights), never a pickle;
+- ``verify``      — the trusted stage: rebuilds the values from the artifacts (models from an
+  allow-list only) and runs the autograder's test files exactly as otter does;
+- ``report``      — ``final_grades.csv``, feedback files, class summary and score histogram;
+- ``cli``         — argparse, the job pool, the cache and the progress display.
+"""

@@ -1,0 +1,370 @@
+"""The untrusted stage, worker side: run one notebook in a sandbox, in otter's grading mode.
+
+Started by :mod:`.execute` as ``python -m ds201_lab1.grade.sandbox SPEC`` in its own process group,
+under ``unshare --mount --net --pid --fork`` when the machine allows it. Then, before any student
+code runs, this worker
+
+1. builds a new root filesystem on a tmpfs holding only read-only binds of the system (``/usr``,
+   ``/etc``), the Python installation and the virtualenv, a private ``/tmp`` and ``/dev/shm``, the
+   data cache (read-only) and the scratch folder with the notebook — no repository, no hidden
+   test, no other submission — and ``pivot_root``\\ s into it;
+2. brings up loopback only (the kernel talks to this worker over 127.0.0.1; there is no other
+   network), drops every capability and, when it runs as root, becomes ``nobody``;
+3. executes the notebook with nbclient (errors allowed) after otter's own preprocessing: ignored
+   cells dropped, ``Notebook.init_grading_mode`` first, and last a cell that checks every question
+   not checked yet. The "tests" it checks against are stubs that only save the values the real
+   tests take (:mod:`.snapshot`); the real ones never enter this process or its filesystem.
+
+It writes ``_ds201/meta.json`` in the scratch folder: per cell errors (``ename`` only), whether
+the kernel died, the cell running. The parent enforces the wall-clock and memory limits and reads
+everything written here as untrusted data.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import json
+import os
+import platform
+import resource
+import signal
+import socket
+import struct
+import sys
+import time
+from typing import Any
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
+MNT_DETACH = 2
+PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 24, 36, 38
+SYSCALLS = {"x86_64": {"pivot_root": 155, "capset": 126}, "aarch64": {"pivot_root": 41, "capset": 91}}
+SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+DEV_NODES = ("null", "zero", "full", "random", "urandom")
+NOBODY = 65534
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be set up; the parent falls back or reports it."""
+
+
+def _enc(s: str | None) -> bytes | None:
+    return s.encode() if s is not None else None
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    if _libc.mount(_enc(source), _enc(target), _enc(fstype), flags, _enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise SandboxError(f"mount {source or fstype} on {target}: {os.strerror(err)}")
+
+
+def _kept_flags(path: str) -> int:
+    """Flags of the mount holding ``path`` that a read-only remount must keep (locked in a user ns)."""
+    f = os.statvfs(path).f_flag
+    out = 0
+    for st, ms in (
+        (2, MS_NOSUID),
+        (4, MS_NODEV),
+        (8, MS_NOEXEC),
+        (1024, MS_NOATIME),
+        (2048, MS_NODIRATIME),
+        (4096, MS_RELATIME),
+    ):
+        if f & st:
+            out |= ms
+    return out
+
+
+def _bind(src: str, root: str, read_only: bool = True, device: bool = False) -> None:
+    target = root + src
+    if os.path.isdir(src):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(src, target, None, MS_BIND | MS_REC)
+    if read_only:
+        extra = 0 if device else MS_NOSUID | MS_NODEV
+        _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | extra | _kept_flags(src))
+
+
+def _python_roots() -> list[str]:
+    roots = []
+    for p in (sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))):
+        real = os.path.realpath(p)
+        if not any(real == d or real.startswith(d + "/") for d in ("/usr",) + tuple(roots)):
+            roots.append(real)
+    return roots
+
+
+def _loopback_up() -> None:
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifr = fcntl.ioctl(s, siocgifflags, struct.pack("16sH14s", b"lo", 0, b"\0" * 14))
+        flags = struct.unpack("16sH14s", ifr)[1]
+        fcntl.ioctl(s, siocsifflags, struct.pack("16sH14s", b"lo", flags | iff_up, b"\0" * 14))
+
+
+def _syscall(name: str, *args: Any) -> int:
+    number = SYSCALLS.get(platform.machine(), {}).get(name)
+    if number is None:
+        raise SandboxError(f"{name} is not known on {platform.machine()}")
+    return _libc.syscall(number, *args)
+
+
+def _pivot_root(root: str) -> None:
+    os.chdir(root)
+    os.mkdir(".oldroot")
+    if _syscall("pivot_root", b".", b".oldroot") != 0:
+        raise SandboxError(f"pivot_root: {os.strerror(ctypes.get_errno())}")
+    os.chdir("/")
+    if _libc.umount2(b"/.oldroot", MNT_DETACH) != 0:
+        raise SandboxError(f"umount old root: {os.strerror(ctypes.get_errno())}")
+    os.rmdir("/.oldroot")
+
+
+def enter_sandbox(spec: dict) -> None:
+    """New root with only what the notebook needs; loopback up. Needs mount and net namespaces."""
+    root = spec["root"]
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=755")
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            os.symlink(os.readlink(d), root + d)
+        elif os.path.isdir(d):
+            _bind(d, root)
+    for d in _python_roots():
+        _bind(d, root)
+    os.makedirs(root + "/dev")
+    for node in DEV_NODES:
+        if os.path.exists("/dev/" + node):
+            _bind("/dev/" + node, root, read_only=False, device=True)
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
+        os.symlink(target, f"{root}/dev/{name}")
+    os.makedirs(root + "/dev/shm")
+    _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
+    os.makedirs(root + "/proc")
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(root + "/tmp", exist_ok=True)
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1g,mode=1777")
+    _bind(spec["data"], root, read_only=True)
+    _bind(spec["work"], root, read_only=False)
+    _loopback_up()
+    _pivot_root(root)
+
+
+def drop_privileges(as_nobody: bool) -> None:
+    """No capabilities, no new privileges; ``nobody`` when started as the real root."""
+    for cap in range(64):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break
+    if as_nobody:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    else:  # root of a user namespace: clear its capability sets
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+        data = (ctypes.c_uint32 * 6)()
+        _syscall("capset", ctypes.byref(header), ctypes.byref(data))
+    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def set_limits(spec: dict) -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails instead of killing
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    fsize = int(spec.get("max_file_bytes", 4 * 2**30))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    if spec.get("max_processes") and os.getuid() == NOBODY:
+        n = int(spec["max_processes"])
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+
+
+# ---------------------------------------------------------------------------------------------
+# The notebook, in otter's grading mode
+# ---------------------------------------------------------------------------------------------
+INIT_CELL = """\
+from otter import Notebook as {alias}
+{alias}.init_grading_mode({tests_dir!r})
+"""
+FINAL_CELL = """\
+from otter.execute import Checker as _ds201_Checker
+for _ds201_t in {tests!r}:
+    _ds201_Checker.check_if_not_already_checked(_ds201_t)
+"""
+
+
+def prepare_cells(nb: Any, spec: dict) -> list[tuple[Any, int | None]]:
+    """Otter's preprocessing; each cell with its index in the submitted notebook (None: added)."""
+    import nbformat
+
+    alias = "_ds201_Notebook"
+    cells: list[tuple[Any, int | None]] = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {})
+        if "otter_ignore" in meta.get("tags", []) or (meta.get("otter") or {}).get("ignore", False):
+            continue
+        cells.append((cell, index))
+        tests = (meta.get("otter") or {}).get("tests")
+        if tests:
+            source = "".join(f"{alias}().check({t!r})\n" for t in tests)
+            cells.append((nbformat.v4.new_code_cell(source), None))
+    head = [
+        (nbformat.v4.new_code_cell(f"import sys\nsys.path.append({spec['work']!r})"), None),
+        (nbformat.v4.new_code_cell(INIT_CELL.format(alias=alias, tests_dir=spec["tests_dir"])), None),
+    ]
+    tail = [(nbformat.v4.new_code_cell(FINAL_CELL.format(tests=spec["tests"])), None)]
+    return head + cells + tail
+
+
+def _first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return line.strip()[:80]
+    return ""
+
+
+def _write_meta(path: str, meta: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(meta, f)
+    os.replace(tmp, path)
+
+
+def run_notebook(spec: dict) -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    work, meta_path = spec["work"], spec["meta"]
+    os.chdir(work)
+    tmp = spec["tmp"]
+    for var, sub in (("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("IPYTHONDIR", "ipython"), ("HOME", "home")):
+        os.makedirs(os.path.join(tmp, sub), exist_ok=True)
+        os.environ[var] = os.path.join(tmp, sub)
+    kernel_env = {
+        **spec["kernel_env"],
+        "HOME": os.path.join(tmp, "home"),
+        "TMPDIR": tmp,
+        "JUPYTER_RUNTIME_DIR": os.path.join(tmp, "jupyter-runtime"),
+        "IPYTHONDIR": os.path.join(tmp, "ipython"),
+        "MPLCONFIGDIR": os.path.join(tmp, "matplotlib"),
+        "KERAS_HOME": os.path.join(tmp, "keras"),
+    }
+    nb = nbformat.read(os.path.join(work, spec["notebook"]), as_version=4)
+    cells = prepare_cells(nb, spec)
+    run_nb = nbformat.v4.new_notebook(cells=[c for c, _ in cells], metadata=nb.metadata)
+    meta: dict[str, Any] = {
+        "errors": [],
+        "cell_timeouts": [],
+        "kernel_died": False,
+        "running": None,
+        "completed": False,
+        "uid": os.getuid(),
+    }
+    _write_meta(meta_path, meta)
+    start = time.monotonic()
+    cell_timeout = spec.get("cell_timeout")
+    client = NotebookClient(
+        run_nb,
+        kernel_name="python3",
+        allow_errors=True,
+        timeout=cell_timeout,
+        interrupt_on_timeout=True,
+        startup_timeout=300,
+        resources={"metadata": {"path": work}},
+    )
+    try:
+        with client.setup_kernel(env=kernel_env):
+            for i, (cell, original) in enumerate(cells):
+                if cell.cell_type != "code":
+                    continue
+                where = {"cell": original, "line": _first_line(cell.source)} if original is not None else {"cell": None}
+                meta["running"] = where
+                _write_meta(meta_path, meta)
+                began = time.monotonic()
+                try:
+                    client.execute_cell(cell, i)
+                except DeadKernelError:
+                    meta["kernel_died"] = True
+                    break
+                if cell_timeout and time.monotonic() - began >= cell_timeout:
+                    meta["cell_timeouts"].append(where)  # nbclient interrupted it; the notebook went on
+                for out in cell.get("outputs", []):
+                    if out.get("output_type") == "error":
+                        meta["errors"].append({**where, "ename": str(out.get("ename", ""))[:100]})
+            else:
+                meta["completed"] = True
+                meta["running"] = None
+    except DeadKernelError:
+        meta["kernel_died"] = True
+    except Exception as e:  # report the worker's own failure; the parent shows it as a grader error
+        meta["worker_error"] = f"{type(e).__name__}: {str(e)[:500]}"
+    meta["elapsed"] = round(time.monotonic() - start, 2)
+    _write_meta(meta_path, meta)
+    return meta
+
+
+def selftest(spec: dict) -> dict:
+    """What the sandbox looks like from inside (run by the parent before trusting the mode)."""
+    hidden = [p for p in spec.get("must_be_hidden", []) if os.path.exists(p)]
+    try:
+        socket.create_connection(("1.1.1.1", 53), timeout=1).close()
+        network = True
+    except OSError:
+        network = False
+    return {"uid": os.getuid(), "visible": hidden, "network": network, "pid": os.getpid()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    test_only = args[:1] == ["--selftest"]
+    with open(args[-1]) as f:
+        spec = json.load(f)
+    import nbclient  # noqa: F401  (everything the worker needs is imported before the old root goes)
+    import nbformat  # noqa: F401
+    from nbclient.exceptions import DeadKernelError  # noqa: F401
+
+    isolation = spec["isolation"]
+    if isolation in ("namespaces", "userns"):
+        enter_sandbox(spec)
+    if isolation == "namespaces" or (isolation == "none" and spec.get("drop_to_nobody")):
+        drop_privileges(as_nobody=True)
+    elif isolation == "userns":
+        drop_privileges(as_nobody=False)
+    set_limits(spec)
+    if test_only:
+        print(json.dumps(selftest(spec)))
+        return 0
+    if isolation == "none":  # no PID namespace to end everything: adopt orphans, kill them at the end
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    try:
+        run_notebook(spec)
+    finally:
+        if isolation == "none":
+            _kill_descendants()
+    return 0
+
+
+def _kill_descendants() -> None:
+    import psutil
+
+    for p in psutil.Process().children(recursive=True):
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
