@@ -134,6 +134,10 @@ def enter_sandbox(spec: dict) -> None:
     root = spec["root"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=755")
+    # The private /tmp first: whatever is bound later may live under /tmp (a checkout and its
+    # virtualenv there, the data or the scratch folder) and must land on top of it, not under it.
+    os.makedirs(root + "/tmp")
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1g,mode=1777")
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             os.symlink(os.readlink(d), root + d)
@@ -156,8 +160,6 @@ def enter_sandbox(spec: dict) -> None:
     _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + "/tmp", exist_ok=True)
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1g,mode=1777")
     _bind(spec["data"], root, read_only=True)
     _bind(spec["work"], root, read_only=False)
     _loopback_up()
