@@ -110,12 +110,16 @@ def _deterministic_zip(src: Path, dest: Path) -> None:
             zout.writestr(info, zin.read(name))
 
 
+def _strip_metadata(nb: nbformat.NotebookNode, keep: set[str]) -> None:
+    """Keep only ``keep`` of the notebook's metadata, without the kernel's version."""
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in keep}
+    nb.metadata.get("language_info", {}).pop("version", None)
+
+
 def _clean_notebook(path: Path) -> None:
     """Drop kernel and widget metadata otter leaves behind; keep otter's own keys; stable cell ids."""
     nb = nbformat.read(path, as_version=4)
-    keep = {"kernelspec", "language_info", "otter"}
-    nb.metadata = {k: v for k, v in nb.metadata.items() if k in keep}
-    nb.metadata.get("language_info", {}).pop("version", None)
+    _strip_metadata(nb, {"kernelspec", "language_info", "otter"})
     for index, cell in enumerate(nb.cells):  # otter gives its own cells random ids: fix them
         digest = hashlib.sha1(f"{index}\0{cell.cell_type}\0{cell.source}".encode()).hexdigest()
         cell.id = digest[:12]
@@ -222,8 +226,7 @@ def execute_solution(out: Path) -> dict[str, dict]:
     _drop_tensorflow_chatter(nb)
     sol = out / "solutions"
     sol.mkdir(exist_ok=True)
-    nb.metadata = {k: v for k, v in nb.metadata.items() if k in {"kernelspec", "language_info"}}
-    nb.metadata.get("language_info", {}).pop("version", None)
+    _strip_metadata(nb, {"kernelspec", "language_info"})
     nbformat.write(nb, sol / f"{NAME}.ipynb")
     from nbconvert import HTMLExporter
 
