@@ -10,6 +10,7 @@ OUT         ?= grades
 JOBS        ?= 1
 TIMEOUT     ?= 900
 GRADE_ARGS  ?=
+BENCH_ARGS  ?=
 
 .PHONY: assignment test install data lint thresholds bench grade clean
 
@@ -38,11 +39,15 @@ data: $(VENV)/.installed
 	$(PY) $(SHARED_DATA)/prepare.py "$$($(PY) -c 'from ds201_lab1.data import cache_dir; print(cache_dir())')"
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests tools assignment
+	$(VENV)/bin/ruff check src tests tools bench assignment
 
 ## Re-measure the accuracy spread across seeds behind the thresholds (≈ 25 min here).
 thresholds: $(VENV)/.installed
 	$(PY) tools/measure_thresholds.py --seeds 0 1 2 3 4
+
+## Print the grading-speed figures as a Markdown table (bench/RESULTS.md; ≈ 30 min, --quick ≈ 5).
+bench: $(VENV)/.installed
+	$(PY) bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -94,3 +94,33 @@ def test_the_real_cache_matches_the_published_facts():
     assert np.bincount(y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+
+
+def test_expanded_folders_are_memory_mapped_as_plain_read_only_arrays(cache):
+    _write_mnist(cache / "mnist.npz")
+    from_npz = data.mnist()
+    data.expand(cache, cache / "expanded")
+    assert sorted(p.name for p in (cache / "expanded" / "mnist").iterdir()) == [
+        "x_test.npy",
+        "x_train.npy",
+        "y_test.npy",
+        "y_train.npy",
+    ]
+    data.load.cache_clear()
+    (x_train, y_train), (x_test, y_test) = data.read_npy_dir(cache / "expanded" / "mnist", "mnist")
+    assert type(x_train) is np.ndarray and isinstance(x_train.base, np.memmap)  # a view of the mapped file
+    assert (y_train == from_npz[0][1]).all() and x_test.shape == (10000, 28, 28)
+    with pytest.raises(ValueError):
+        x_train[0, 0, 0] = 1
+    data.expand(cache, cache / "expanded")  # a second call keeps what is there
+
+
+def test_the_loader_prefers_the_expanded_folder_and_names_a_damaged_one(cache):
+    _write_mnist(cache / "mnist.npz")
+    data.expand(cache, cache)
+    assert isinstance(data.mnist()[0][0].base, np.memmap)
+    data.load.cache_clear()
+    (cache / "mnist" / "y_test.npy").chmod(0o644)
+    (cache / "mnist" / "y_test.npy").write_bytes(b"not an npy file")
+    with pytest.raises(data.DatasetError, match=r"y_test\.npy is not a readable \.npy file.*Delete"):
+        data.mnist()

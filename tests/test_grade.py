@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ def test_malformed_submissions_get_a_clear_status(tmp_path):
     fx.write(empty, tmp_path / "empty.ipynb")
     _zip(tmp_path / "climb.zip", {"../evil.ipynb": good})
     _zip(tmp_path / "absolute.zip", {"/abs.ipynb": good})
-    _zip(tmp_path / "link.zip", {"lab1.ipynb": good}, symlink="data.ipynb")
+    _zip(tmp_path / "link.zip", {"notes.txt": b""}, symlink="data.ipynb")
     _zip(tmp_path / "two.zip", {"a.ipynb": good, "b.ipynb": good})
     _zip(tmp_path / "none.zip", {"notes.txt": b"hello"})
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
@@ -76,9 +77,9 @@ def test_malformed_submissions_get_a_clear_status(tmp_path):
         "zero.ipynb": "empty file",
         "lab2.ipynb": "wrong assignment: 'lab2'",
         "empty.ipynb": "empty notebook",
-        "climb.zip": "unsafe zip",
-        "absolute.zip": "unsafe zip",
-        "link.zip": "unsafe zip",
+        "climb.zip": "not a submission: the zip holds no notebook (ignored: member '../evil.ipynb' climbs out",
+        "absolute.zip": "not a submission: the zip holds no notebook (ignored: member '/abs.ipynb' has an absolute",
+        "link.zip": "not a submission: the zip holds no notebook (ignored: member 'data.ipynb' is a symlink",
         "two.zip": "not a submission",
         "none.zip": "not a submission",
         "broken.zip": "not a zip file",
@@ -101,6 +102,14 @@ def test_export_zip_yields_its_notebook_and_never_opens_the_otter_log(tmp_path, 
     sub = submissions.read_submission(path, tmp_path, "lab1")
     assert sub.gradable and sub.notebook_name == "lab1.ipynb" and sub.notebook["cells"]
     assert opened == ["lab1.ipynb"]
+
+
+def test_zip_members_that_cannot_be_the_notebook_are_ignored_not_fatal(tmp_path):
+    good = nbformat.writes(fx.blank()).encode()
+    path = _zip(tmp_path / "s.zip", {"lab1.ipynb": good, "../x.ipynb": good, "/etc/y.ipynb": good}, symlink="z.ipynb")
+    sub = submissions.read_submission(path, tmp_path, "lab1")
+    assert sub.gradable and sub.notebook_name == "lab1.ipynb", sub.status
+    assert len(sub.warnings) == 3 and all("member" in w for w in sub.warnings)
 
 
 def test_oversized_zip_member_is_refused(tmp_path, monkeypatch):
@@ -243,7 +252,7 @@ def test_hidden_messages_keep_only_the_checks_text():
 # ---------------------------------------------------------------------------------------------
 PROBE_CELLS = {
     "checks": "import ds201_lab1.checks",
-    "nobody": "import os\nassert os.getuid() == 65534, os.getuid()",
+    "nobody": f"import os\nassert os.getuid() in {execute.SANDBOX_UIDS!r}, os.getuid()",
     "data": "from ds201_lab1.data import mnist\nassert mnist()[0][0].shape == (60000, 28, 28)",
     "repo": f"import os\nassert os.path.exists({str(AUTOGRADER)!r}), 'hidden'",
     "net": "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=3)",
@@ -286,7 +295,7 @@ def test_notebook_runs_without_the_checks_or_the_repository(tmp_path):
         assert failed.get(names.index("repo")) == "AssertionError", "the repository is visible from the sandbox"
         assert names.index("net") in failed, "the sandbox reached the network"
     if isolation == "namespaces":
-        assert names.index("nobody") not in failed, "the kernel does not run as nobody"
+        assert names.index("nobody") not in failed, "the kernel does not run as the sandbox's own user"
     record = json.loads((execute.cache_dir(settings, "0" * 64) / "execution.json").read_text())
     assert record["isolation"] == isolation
 
@@ -315,7 +324,9 @@ def test_wall_clock_limit_kills_the_whole_tree(tmp_path):
     settings = _settings(tmp_path / "out", isolation, timeout=25, cell_timeout=5)
     start = time.monotonic()
     ex = execute.execute("1" * 64, _tiny("x = 1", STUBBORN), "lab1.ipynb", {"questions": {}, "probes": {}}, settings)
-    assert ex.state == "timeout" and ex.status == "timeout after 25 s (cell 2)", ex.status
+    assert ex.state == "timeout", ex.status
+    assert ex.status == "timeout after 25 s (cell 2); graded on the answers saved before", ex.status
+    assert ex.artifacts is not None and ex.artifacts.is_dir()  # what was saved before the kill is graded
     assert time.monotonic() - start < 60
     time.sleep(1)
     left = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "987654"]]
@@ -344,6 +355,46 @@ def test_identical_submissions_are_executed_once(tmp_path):
     assert sorted(e["how"] for e in log) == ["cached", "executed"]
     assert [float(rows[n]["q0_layers"]) for n in ("a.ipynb", "b.ipynb")] == [1.0, 1.0]
     assert rows["a.ipynb"]["grading_status"] == "ok"
+
+
+# ---------------------------------------------------------------------------------------------
+# The verifiers: one long-lived trusted process per job
+# ---------------------------------------------------------------------------------------------
+def test_verifier_answers_many_requests_and_is_replaced_when_it_dies_or_hangs(tmp_path):
+    from ds201_lab1.data import cache_dir
+    from ds201_lab1.grade.cli import child_env
+    from ds201_lab1.grade.verifiers import VerifyPool
+
+    work, artifacts = tmp_path / "work", tmp_path / "artifacts"
+    work.mkdir()
+    artifacts.mkdir()  # an execution that saved nothing: every question is graded 0
+
+    def ask(v, n: int, timeout: float = 300):
+        (tmp_path / f"w{n}").mkdir()
+        return v.verify(artifacts, tmp_path / f"w{n}", tmp_path / f"r{n}.json", timeout)
+
+    pool = VerifyPool(1, AUTOGRADER, work, child_env(1, cache_dir()), 4 * 2**30)
+    try:
+        plan = pool.start()
+        assert json.loads((work / "plan.json").read_text()) == plan
+        with pool.worker() as v:
+            first, problem = ask(v, 1)
+            pid = v.proc.pid
+            second, _ = ask(v, 2)
+            assert problem == "" and v.proc.pid == pid, "the second request did not reuse the process"
+            assert set(first["questions"]) == set(plan["questions"]) and first["questions"] == second["questions"]
+            assert all(q["score"] == 0 for q in first["questions"].values())
+            os.kill(pid, signal.SIGKILL)
+            v.proc.wait()
+            third, problem = ask(v, 3)
+            assert problem == "" and v.proc.pid != pid and third["questions"] == first["questions"]
+            _, problem = ask(v, 4, timeout=0.01)
+            assert problem.startswith("grader error: verifying hit the time limit") and v.proc is None
+            fifth, problem = ask(v, 5)
+            assert problem == "" and fifth["questions"] == first["questions"]
+    finally:
+        pool.close()
+    assert all(v.proc is None for v in pool.all)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -483,18 +534,13 @@ def test_class_summary_and_histogram(batch):
 def test_second_run_executes_nothing_and_writes_the_same_csv(batch):
     out = batch["out"]
     before = (out / "final_grades.csv").read_bytes()
-    start = time.monotonic()
     _grade(batch["subs"], out, *GRADE_ARGS)
-    elapsed = time.monotonic() - start
     last = _log(out)[-1]
     assert [e["file"] for e in last if e["how"] == "executed"] == []
     assert (out / "final_grades.csv").read_bytes() == before
-    assert elapsed < batch["elapsed"] / 3, (
-        f"re-grading took {elapsed:.0f} s of the first run's {batch['elapsed']:.0f} s"
-    )
 
 
-def test_threshold_change_regrades_from_the_cache_in_seconds(batch, tmp_path):
+def test_threshold_change_regrades_from_the_cache(batch, tmp_path):
     """A stricter accuracy threshold in the autograder's checks: only verification runs again."""
     out = tmp_path / "out"
     shutil.copytree(batch["out"] / ".cache", out / ".cache", copy_function=os.link)
@@ -505,11 +551,8 @@ def test_threshold_change_regrades_from_the_cache_in_seconds(batch, tmp_path):
     stricter, n = re.subn(r'("base":\s*)[0-9.]+', r"\g<1>0.9999", checks_py.read_text())
     assert n == 1, "ACCURACY_THRESHOLDS['base'] not found in the autograder's checks.py"
     checks_py.write_text(stricter)
-    start = time.monotonic()
     _grade(batch["subs"], out, *GRADE_ARGS, "--autograder", str(autograder))
-    elapsed = time.monotonic() - start
     assert [e["file"] for e in _log(out)[-1] if e["how"] == "executed"] == []
     rows, before = _rows(out), _rows(batch["out"])
     assert float(rows["0_solution.ipynb"]["q5_accuracy"]) == 0 < float(before["0_solution.ipynb"]["q5_accuracy"])
     assert rows["blank.ipynb"] == before["blank.ipynb"]
-    assert elapsed < 180, f"re-grading from the cache took {elapsed:.0f} s"

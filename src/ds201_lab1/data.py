@@ -2,8 +2,11 @@
 
 Where they come from, in order:
 
-1. a cache folder of Keras-layout ``.npz`` files (``mnist.npz``, ``cifar10.npz``) named by the
-   environment variable ``DS201_DATA_DIR`` (default ``~/.cache/ds201-lab1``);
+1. a cache folder named by the environment variable ``DS201_DATA_DIR`` (default
+   ``~/.cache/ds201-lab1``) holding, per dataset, either a folder of plain ``.npy`` files
+   (``mnist/x_train.npy`` …, memory-mapped: processes share the pages, nothing is decompressed;
+   :func:`expand` writes them, the class grader does so once per run) or a Keras-layout ``.npz``
+   file (``mnist.npz``, ``cifar10.npz``);
 2. ``keras.datasets.<name>.load_data()``, which downloads (and caches in ``~/.keras``).
 
 A cache file that exists but is damaged raises :class:`DatasetError` naming the file and the fix;
@@ -69,16 +72,57 @@ def read_npz(path: Path, name: str) -> Split:
             arrays = {key: f[key] for key in LAYOUT[name] if key in f.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DatasetError(f"{path} is not a readable .npz file ({e}). {_fix_hint(path)}") from e
+    return _checked(arrays, name, path)
+
+
+def _checked(arrays: dict[str, np.ndarray], name: str, where: Path) -> Split:
     for key, (shape, dtype) in LAYOUT[name].items():
         if key not in arrays:
-            raise DatasetError(f"{path} has no array '{key}'. {_fix_hint(path)}")
+            raise DatasetError(f"{where} has no array '{key}'. {_fix_hint(where)}")
         a = arrays[key]
         if a.shape != shape or a.dtype != np.dtype(dtype):
             raise DatasetError(
-                f"{path}: '{key}' is {a.dtype}{list(a.shape)}, expected {dtype}{list(shape)}. {_fix_hint(path)}"
+                f"{where}: '{key}' is {a.dtype}{list(a.shape)}, expected {dtype}{list(shape)}. {_fix_hint(where)}"
             )
         a.flags.writeable = False
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def read_npy_dir(folder: Path, name: str) -> Split:
+    """Memory-map (read-only) the ``.npy`` files :func:`expand` wrote; plain ``ndarray`` views of them."""
+    arrays = {}
+    for key in LAYOUT[name]:
+        path = folder / f"{key}.npy"
+        if not path.is_file():
+            continue
+        try:
+            arrays[key] = np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
+        except (OSError, ValueError, EOFError) as e:
+            raise DatasetError(f"{path} is not a readable .npy file ({e}). {_fix_hint(folder)}") from e
+    return _checked(arrays, name, folder)
+
+
+def expand(source: Path, dest: Path) -> Path:
+    """Write every ``<name>.npz`` of ``source`` as ``dest/<name>/<array>.npy`` (once); return ``dest``.
+
+    Plain ``.npy`` files can be memory-mapped, so every process that loads them shares one copy in
+    memory and skips the decompression. ``dest`` may be ``source``.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in LAYOUT:
+        npz, folder = source / f"{name}.npz", dest / name
+        if npz.is_file() and not (dest / npz.name).exists():
+            os.symlink(npz, dest / npz.name)  # for a loader that only knows .npz files
+        if folder.is_dir() or not npz.is_file():
+            continue
+        (x_train, y_train), (x_test, y_test) = read_npz(npz, name)
+        tmp = dest / f".{name}.tmp-{os.getpid()}"
+        tmp.mkdir()
+        for key, a in zip(LAYOUT[name], (x_train, y_train, x_test, y_test), strict=True):
+            np.save(tmp / f"{key}.npy", a, allow_pickle=False)
+            (tmp / f"{key}.npy").chmod(0o444)
+        os.rename(tmp, folder)
+    return dest
 
 
 @cache
@@ -86,6 +130,9 @@ def load(name: str) -> Split:
     """``(x_train, y_train), (x_test, y_test)`` for ``name`` in ``LAYOUT``; cached per process."""
     if name not in LAYOUT:
         raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(LAYOUT)}")
+    folder = cache_dir() / name
+    if folder.is_dir():
+        return read_npy_dir(folder, name)
     path = cache_dir() / f"{name}.npz"
     if path.exists():
         return read_npz(path, name)

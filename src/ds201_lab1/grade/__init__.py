@@ -8,14 +8,17 @@ One module per stage:
 
 - ``submissions`` — find submissions, hash them, read them safely (zip members checked, never
   ``.OTTER_LOG``), reject the malformed ones with a clear status;
-- ``execute``     — the untrusted stage, parent side: scratch folder, sandboxed worker, wall-clock
-  and memory limits, artifacts collected into the cache;
+- ``execute``     — the untrusted stage, parent side: scratch folder, sandboxed worker, wall-clock,
+  memory and disk limits, artifacts collected into the cache (also after a kill: what was saved
+  before is graded);
 - ``sandbox``     — the untrusted stage, worker side: namespaces, chroot, unprivileged user, the
   notebook run with nbclient in otter's grading mode;
 - ``snapshot``    — runs inside the student's kernel: saves the values the tests need as data only
-  (JSON, ``.npy``, Keras architecture JSON + weights), never a pickle;
+  (JSON, ``.npy``, Keras architecture JSON + weights as ``.npy``), never a pickle or HDF5;
 - ``verify``      — the trusted stage: rebuilds the values from the artifacts (models from an
   allow-list only) and runs the autograder's test files exactly as otter does;
+- ``verifiers``   — the trusted stage, parent side: one long-lived ``verify serve`` process per
+  job (TensorFlow and the data loaded once per run), replaced when it dies or hangs;
 - ``report``      — ``final_grades.csv``, feedback files, class summary and score histogram;
 - ``cli``         — argparse, the job pool, the cache and the progress display.
 """

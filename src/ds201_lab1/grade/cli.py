@@ -16,8 +16,9 @@ import fcntl
 import hashlib
 import json
 import os
-import subprocess
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -27,6 +28,7 @@ from typing import Any
 
 from . import execute, report, submissions
 from .report import GradeResult
+from .verifiers import VerifyPool
 
 PACKAGE = Path(__file__).resolve().parents[1]
 ROOT = PACKAGE.parents[1]
@@ -46,6 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds one cell may run before it is interrupted; the notebook goes on (default: none)",
     )
     p.add_argument("--memory", type=float, default=6, help="memory cap per submission in GiB (default 6)")
+    p.add_argument("--disk", type=float, default=8, help="disk cap per submission's scratch folder in GiB (default 8)")
     p.add_argument("--force", action="store_true", help="re-execute even when a cached execution exists")
     p.add_argument(
         "--autograder",
@@ -119,15 +122,6 @@ def child_env(threads: int, data_dir: Path) -> dict[str, str]:
     return env
 
 
-def make_plan(autograder: Path, work: Path, env: dict[str, str]) -> dict:
-    path = work / "plan.json"
-    cmd = [sys.executable, "-m", "ds201_lab1.grade.verify", "plan", "--autograder", str(autograder), "--out", str(path)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise SystemExit(f"reading the autograder's tests failed:\n{proc.stderr[-3000:]}")
-    return json.loads(path.read_text())
-
-
 # ---------------------------------------------------------------------------------------------
 # One submission
 # ---------------------------------------------------------------------------------------------
@@ -138,12 +132,11 @@ class Context:
         out: Path,
         autograder: Path,
         plan: dict,
-        plan_path: Path,
         settings: execute.Settings,
-        env: dict[str, str],
+        verifiers: VerifyPool,
     ):
-        self.args, self.out, self.autograder, self.plan, self.plan_path = args, out, autograder, plan, plan_path
-        self.settings, self.env = settings, env
+        self.args, self.out, self.autograder, self.plan = args, out, autograder, plan
+        self.settings, self.verifiers = settings, verifiers
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.executed: set[str] = set()  # submissions (by hash) executed in this run
@@ -159,44 +152,12 @@ def zeros(plan: dict) -> dict[str, float]:
 
 
 def verify(ctx: Context, sha256: str, artifacts: Path) -> tuple[dict | None, str]:
-    """Run the trusted stage in its own process; ``(results, problem)``."""
-    import shutil
-    import tempfile
-
+    """The trusted stage, by an idle verifier process of the pool; ``(results, problem)``."""
     folder = Path(tempfile.mkdtemp(prefix=f"verify-{sha256[:12]}-", dir=ctx.settings.scratch))
     try:
         (folder / "work").mkdir()
-        out = folder / "results.json"
-        cmd = [
-            sys.executable,
-            "-m",
-            "ds201_lab1.grade.verify",
-            "run",
-            "--autograder",
-            str(ctx.autograder),
-            "--plan",
-            str(ctx.plan_path),
-            "--artifacts",
-            str(artifacts),
-            "--workdir",
-            str(folder / "work"),
-            "--out",
-            str(out),
-        ]
-        run = execute.supervise(
-            cmd,
-            env=ctx.env,
-            cwd=folder / "work",
-            timeout=ctx.args.verify_timeout,
-            memory_bytes=ctx.settings.memory_bytes,
-            log=folder / "verify.log",
-        )
-        if run.killed:
-            return None, f"grader error: verifying hit the {run.killed} limit"
-        if run.returncode != 0 or not out.is_file():
-            tail = execute._log_tail(folder / "verify.log")
-            return None, f"grader error: verify exited with code {run.returncode}: {tail}"[:300]
-        return json.loads(out.read_text()), ""
+        with ctx.verifiers.worker() as verifier:
+            return verifier.verify(artifacts, folder / "work", folder / "results.json", ctx.args.verify_timeout)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -216,7 +177,7 @@ def grade_one(ctx: Context, sub: submissions.Submission) -> GradeResult:
     )
     if ex.state in ("timeout", "memory", "kernel_died"):
         result.running = ex.meta.get("running")
-    if ex.state == "ok" and ex.artifacts is not None:
+    if ex.state in execute.GRADED_STATES and ex.artifacts is not None:
         results, problem = verify(ctx, sub.sha256, ex.artifacts)
         if results is None:
             result.status = problem
@@ -288,7 +249,7 @@ class Progress:
 # ---------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from ds201_lab1.data import cache_dir
+    from ds201_lab1.data import cache_dir, expand
 
     root = args.submissions.resolve()
     out = args.out.resolve()
@@ -302,107 +263,130 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(exist_ok=True)
     (out / ".scratch").mkdir(exist_ok=True)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    data_dir = cache_dir().resolve()
+    data_dir = out / ".data"
     env = child_env(threads, data_dir)
     autograder = prepare_autograder(args.autograder.resolve(), out)
-    plan = make_plan(autograder, work, env)
-    plan_path = work / "plan.json"
-    points = report.possible(plan)
-    hidden = [ROOT / "autograder", ROOT / "src", ROOT / "tests", out / ".cache", out / ".autograder", root, data_dir]
-    isolation, note = execute.detect_isolation(args.isolation, out / ".scratch", [p for p in hidden if p.exists()])
-    pkg_files = package_files(autograder)
-    settings = execute.Settings(
-        out=out,
-        package_files=pkg_files,
-        data_dir=data_dir,
-        isolation=isolation,
-        timeout=args.timeout,
-        memory_bytes=int(args.memory * 2**30),
-        threads=threads,
-        cell_timeout=args.cell_timeout,
-        force=args.force,
-        env_key=execute.environment_key(pkg_files),
-        spec_hash=execute.spec_hash(plan),
-    )
-    execute.clean_stale(settings)
-    ctx = Context(args, out, autograder, plan, plan_path, settings, env)
-    paths = submissions.discover(root, exclude=(out,))
-    cell = f", cell timeout {args.cell_timeout:g} s" if args.cell_timeout else ""
-    print(
-        f"grading {len(paths)} submission(s) from {root} into {out} — sandbox: {note}; "
-        f"-j {args.jobs}, timeout {args.timeout:g} s{cell}, memory {args.memory:g} GiB",
-        file=sys.stderr,
-    )
-    if isolation == "none":
+    # The verifiers start first: the first writes the plan, then all load TensorFlow and the data
+    # while the first notebooks execute.
+    verifiers = VerifyPool(args.jobs, autograder, work, env, int(args.memory * 2**30))
+    verifiers.launch()
+    try:
+        # The datasets as plain .npy files under OUT: every kernel and verifier memory-maps the same pages.
+        expand(cache_dir().resolve(), data_dir)
+        missing = [n for n in execute.DATASETS if not (data_dir / n).is_dir()]
+        if missing:
+            raise SystemExit(
+                f"the dataset cache {cache_dir()} lacks {', '.join(n + '.npz' for n in missing)}, and the "
+                "notebooks run without network: run `make data` (or set DS201_DATA_DIR) first"
+            )
+        plan = verifiers.start()
+        points = report.possible(plan)
+        hidden = [
+            ROOT / "autograder",
+            ROOT / "src",
+            ROOT / "tests",
+            out / ".cache",
+            out / ".autograder",
+            root,
+            data_dir,
+        ]
+        isolation, note = execute.detect_isolation(args.isolation, out / ".scratch", [p for p in hidden if p.exists()])
+        pkg_files = package_files(autograder)
+        settings = execute.Settings(
+            out=out,
+            package_files=pkg_files,
+            data_dir=data_dir,
+            isolation=isolation,
+            timeout=args.timeout,
+            memory_bytes=int(args.memory * 2**30),
+            threads=threads,
+            cell_timeout=args.cell_timeout,
+            disk_bytes=int(args.disk * 2**30),
+            force=args.force,
+            env_key=execute.environment_key(pkg_files),
+            spec_hash=execute.spec_hash(plan),
+        )
+        execute.clean_stale(settings)
+        ctx = Context(args, out, autograder, plan, settings, verifiers)
+        paths = submissions.discover(root, exclude=(out,))
+        cell = f", cell timeout {args.cell_timeout:g} s" if args.cell_timeout else ""
         print(
-            "WARNING: no sandbox here: student code runs with your permissions and can read the hidden tests.",
+            f"grading {len(paths)} submission(s) from {root} into {out} — sandbox: {note}; "
+            f"-j {args.jobs}, timeout {args.timeout:g} s{cell}, memory {args.memory:g} GiB",
             file=sys.stderr,
         )
-    results: list[GradeResult] = []
-    progress = Progress(len(paths), sum(points.values()))
-    run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
-    log = open(out / "grading-log.jsonl", "a")  # noqa: SIM115 (closed in the finally below)
-
-    def record(r: GradeResult) -> None:
-        results.append(r)
-        report.write_csv(out / "final_grades.csv", plan, results)
-        report.write_feedback(out / "feedback", plan, r)
-        log.write(
-            json.dumps(
-                {
-                    "run": run_id,
-                    "file": r.file,
-                    "status": r.status,
-                    "how": r.how,
-                    "total": r.total,
-                    "elapsed": round(r.elapsed, 2),
-                }
-            )
-            + "\n"
-        )
-        log.flush()
-        progress.finish(r)
-
-    try:
-        gradable = []
-        for path in paths:
-            sub = submissions.read_submission(path, root, plan.get("assignment_name"))
-            if sub.gradable:
-                gradable.append(sub)
-            else:
-                record(GradeResult(sub.name, sub.status or "not graded", zeros(plan)))
-        report.write_csv(out / "final_grades.csv", plan, results)
-        pool = ThreadPoolExecutor(max_workers=args.jobs)
-
-        def job(sub: submissions.Submission) -> GradeResult:
-            progress.start(sub.name)
-            return grade_one(ctx, sub)
-
-        try:
-            futures = [pool.submit(job, sub) for sub in gradable]
-            for future in as_completed(futures):
-                record(future.result())
-        except (KeyboardInterrupt, execute.Stopped):
-            execute.stop_all()
-            pool.shutdown(wait=True, cancel_futures=True)
-            progress.close()
+        if isolation == "none":
             print(
-                f"interrupted: {len(results)} graded are in {out / 'final_grades.csv'}; run the same command "
-                "again to resume (finished executions are cached)",
+                "WARNING: no sandbox here: student code runs with your permissions and can read the hidden tests.",
                 file=sys.stderr,
             )
-            return 130
-        pool.shutdown()
+        results: list[GradeResult] = []
+        progress = Progress(len(paths), sum(points.values()))
+        run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
+        log = open(out / "grading-log.jsonl", "a")  # noqa: SIM115 (closed in the finally below)
+
+        def record(r: GradeResult) -> None:
+            results.append(r)
+            report.write_csv(out / "final_grades.csv", plan, results)
+            report.write_feedback(out / "feedback", plan, r)
+            log.write(
+                json.dumps(
+                    {
+                        "run": run_id,
+                        "file": r.file,
+                        "status": r.status,
+                        "how": r.how,
+                        "total": r.total,
+                        "elapsed": round(r.elapsed, 2),
+                    }
+                )
+                + "\n"
+            )
+            log.flush()
+            progress.finish(r)
+
+        try:
+            gradable = []
+            for path in paths:
+                sub = submissions.read_submission(path, root, plan.get("assignment_name"))
+                if sub.gradable:
+                    gradable.append(sub)
+                else:
+                    record(GradeResult(sub.name, sub.status or "not graded", zeros(plan)))
+            report.write_csv(out / "final_grades.csv", plan, results)
+            pool = ThreadPoolExecutor(max_workers=args.jobs)
+
+            def job(sub: submissions.Submission) -> GradeResult:
+                progress.start(sub.name)
+                return grade_one(ctx, sub)
+
+            try:
+                futures = [pool.submit(job, sub) for sub in gradable]
+                for future in as_completed(futures):
+                    record(future.result())
+            except (KeyboardInterrupt, execute.Stopped):
+                execute.stop_all()
+                pool.shutdown(wait=True, cancel_futures=True)
+                progress.close()
+                print(
+                    f"interrupted: {len(results)} graded are in {out / 'final_grades.csv'}; run the same command "
+                    "again to resume (finished executions are cached)",
+                    file=sys.stderr,
+                )
+                return 130
+            pool.shutdown()
+        finally:
+            progress.close()
+            log.close()
+        report.write_csv(out / "final_grades.csv", plan, results)
+        report.write_summary(out, plan, results)
+        executed = sum(r.executed for r in results)
+        errors = [r for r in results if r.status.startswith("grader error")]
+        print(
+            f"done: {len(results)} graded ({executed} executed, {len(results) - executed} without executing); "
+            f"{out / 'final_grades.csv'}",
+            file=sys.stderr,
+        )
+        return 2 if errors else 0
     finally:
-        progress.close()
-        log.close()
-    report.write_csv(out / "final_grades.csv", plan, results)
-    report.write_summary(out, plan, results)
-    executed = sum(r.executed for r in results)
-    errors = [r for r in results if r.status.startswith("grader error")]
-    print(
-        f"done: {len(results)} graded ({executed} executed, {len(results) - executed} without executing); "
-        f"{out / 'final_grades.csv'}",
-        file=sys.stderr,
-    )
-    return 2 if errors else 0
+        verifiers.close()

@@ -2,8 +2,8 @@
 
 For each submission this module
 
-1. lays out a scratch folder holding only the notebook, the data cache (hard links or copies of
-   ``mnist.npz``/``cifar10.npz``), ``ds201_lab1/__init__.py`` and ``ds201_lab1/data.py`` (so the
+1. lays out a scratch folder holding only the notebook, the data (hard links or copies of the
+   run's expanded ``.npy`` files, or of ``mnist.npz``/``cifar10.npz``), ``ds201_lab1/__init__.py`` and ``ds201_lab1/data.py`` (so the
    notebook's ``from ds201_lab1.data import mnist`` works and ``ds201_lab1.checks`` does not exist)
    and the grader's stub tests, which only save values;
 2. starts :mod:`.sandbox` in its own process group (and, where the OS allows, in new mount, network
@@ -41,10 +41,29 @@ from . import snapshot
 HERE = Path(__file__).resolve().parent
 PACKAGE_ROOT = HERE.parent.parent  # the folder holding ds201_lab1 (src/)
 NOBODY = 65534
+# Each running sandbox gets a user id of its own (as root), so that one notebook's processes (a fork
+# storm against RLIMIT_NPROC, signals, /proc) never count against or reach another's.
+SANDBOX_UIDS = range(480_000, 480_256)
+_UIDS_IN_USE: set[int] = set()
+_UIDS_LOCK = threading.Lock()
+
+
+def acquire_uid() -> int:
+    with _UIDS_LOCK:
+        uid = next(u for u in SANDBOX_UIDS if u not in _UIDS_IN_USE)
+        _UIDS_IN_USE.add(uid)
+        return uid
+
+
+def release_uid(uid: int) -> None:
+    with _UIDS_LOCK:
+        _UIDS_IN_USE.discard(uid)
+
+
 MAX_META_BYTES = 1 * 2**20
 MAX_ARTIFACT_BYTES = 16 * 2**30
 DEDUPE_MIN_BYTES = 1 * 2**20
-DATASETS = ("mnist.npz", "cifar10.npz")
+DATASETS = ("mnist", "cifar10")
 VERSIONED = ("tensorflow", "keras", "otter-grader", "numpy", "nbclient", "ipykernel", "h5py")
 
 
@@ -60,6 +79,7 @@ class Settings:
     memory_bytes: int
     threads: int
     cell_timeout: float | None = None
+    disk_bytes: int = 8 * 2**30
     force: bool = False
     env_key: str = ""
     spec_hash: str = ""
@@ -73,9 +93,14 @@ class Settings:
         return self.out / ".scratch"
 
 
+# An execution in one of these states is graded on the values saved before it ended: the questions
+# checked before a kill keep their answers, the others get nothing (the status says why).
+GRADED_STATES = ("ok", "timeout", "memory", "disk", "kernel_died")
+
+
 @dataclass
 class Execution:
-    state: str  # ok | timeout | memory | kernel_died | error
+    state: str  # ok | timeout | memory | disk | kernel_died | error
     status: str  # the CSV's grading_status
     artifacts: Path | None
     meta: dict = field(default_factory=dict)
@@ -86,7 +111,7 @@ class Execution:
 @dataclass
 class Supervised:
     returncode: int | None
-    killed: str | None  # None, "timeout" or "memory"
+    killed: str | None  # None, "timeout", "memory" or "disk"
     elapsed: float
     peak_rss: int
 
@@ -142,6 +167,32 @@ class Stopped(Exception):
     """The run is being interrupted: no new process is started."""
 
 
+def track(proc: subprocess.Popen) -> None:
+    """Count ``proc`` among the trees :func:`stop_all` kills (for processes not run by :func:`supervise`)."""
+    with _ACTIVE_LOCK:
+        _ACTIVE.add(proc)
+    if STOPPING.is_set():
+        kill_tree(proc)
+        raise Stopped("interrupted")
+
+
+def untrack(proc: subprocess.Popen) -> None:
+    with _ACTIVE_LOCK:
+        _ACTIVE.discard(proc)
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the regular files under ``folder`` (not following links)."""
+    total = 0
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
 def stop_all() -> None:
     """Kill every supervised process tree now (Ctrl-C); no new one starts afterwards."""
     STOPPING.set()
@@ -152,9 +203,20 @@ def stop_all() -> None:
 
 
 def supervise(
-    cmd: list[str], *, env: dict[str, str], cwd: Path, timeout: float, memory_bytes: int, log: Path, poll: float = 0.1
+    cmd: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float,
+    memory_bytes: int,
+    log: Path,
+    poll: float = 0.1,
+    disk: tuple[Path, int] | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> Supervised:
-    """Run ``cmd`` in its own process group; kill the whole tree at ``timeout`` s or ``memory_bytes`` RSS."""
+    """Run ``cmd`` in its own process group; kill the whole tree at ``timeout`` s, ``memory_bytes`` RSS,
+    or (``disk=(folder, bytes)``) when the files under ``folder`` pass ``bytes``."""
+    next_disk_check = 0.0
     start = time.monotonic()
     with _ACTIVE_LOCK:
         if STOPPING.is_set():
@@ -168,6 +230,7 @@ def supervise(
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                pass_fds=pass_fds,
             )
         _ACTIVE.add(proc)
     killed, peak = None, 0
@@ -185,6 +248,10 @@ def supervise(
                 peak = max(peak, rss)
                 if memory_bytes and rss > memory_bytes:
                     killed = "memory"
+                elif disk and time.monotonic() > next_disk_check:
+                    next_disk_check = time.monotonic() + 2
+                    if folder_bytes(disk[0]) > disk[1]:
+                        killed = "disk"
             if killed:
                 kill_tree(proc)
                 break
@@ -236,9 +303,10 @@ def detect_isolation(requested: str, workroot: Path, must_be_hidden: list[Path])
             for sub in ("root", "data", "work"):
                 (folder / sub).mkdir()
             if mode == "namespaces":
-                os.chown(folder / "work", NOBODY, NOBODY)
+                os.chown(folder / "work", SANDBOX_UIDS[-1], SANDBOX_UIDS[-1])
             spec = {
                 "isolation": mode,
+                "uid": SANDBOX_UIDS[-1],
                 "root": str(folder / "root"),
                 "data": str(folder / "data"),
                 "work": str(folder / "work"),
@@ -318,7 +386,9 @@ def _link_or_copy(src: Path, dest: Path) -> None:
         dest.chmod(0o644)
 
 
-def prepare_scratch(folder: Path, notebook: dict, notebook_name: str, plan: dict, settings: Settings) -> dict:
+def prepare_scratch(
+    folder: Path, notebook: dict, notebook_name: str, plan: dict, settings: Settings, uid: int = NOBODY
+) -> dict:
     """Lay out ``folder`` and return the worker's spec."""
     import nbformat
 
@@ -353,14 +423,19 @@ def prepare_scratch(folder: Path, notebook: dict, notebook_name: str, plan: dict
             )
         )
         stubs.append(str(path))
-    for fname in DATASETS:
-        if (settings.data_dir / fname).is_file():
-            _link_or_copy(settings.data_dir / fname, data / fname)
+    for dataset in DATASETS:  # the expanded .npy folders (memory-mapped by the loader) and the .npz
+        expanded, npz = settings.data_dir / dataset, settings.data_dir / f"{dataset}.npz"
+        if expanded.is_dir():
+            (data / dataset).mkdir()
+            for array in sorted(expanded.glob("*.npy")):
+                _link_or_copy(array, data / dataset / array.name)
+        if npz.is_file():
+            _link_or_copy(npz.resolve(), data / npz.name)
     as_nobody = os.geteuid() == 0 and settings.isolation == "namespaces"
     if as_nobody:
         for dirpath, dirnames, filenames in os.walk(work):
             for n in [dirpath, *(os.path.join(dirpath, f) for f in dirnames + filenames)]:
-                os.lchown(n, NOBODY, NOBODY)
+                os.lchown(n, uid, uid)
     tmp = "/tmp" if settings.isolation != "none" else str(folder / "tmp")
     threads = str(settings.threads)
     return {
@@ -372,9 +447,10 @@ def prepare_scratch(folder: Path, notebook: dict, notebook_name: str, plan: dict
         "notebook": name,
         "tests_dir": str(tests),
         "tests": sorted(stubs),
-        "meta": str(grader / "meta.json"),
+        "meta": str(folder / "meta.json"),  # outside the sandbox: the worker writes it through an fd
+        "uid": uid,
         "cell_timeout": settings.cell_timeout,
-        "max_processes": 4096,
+        "max_processes": 1024,
         "max_file_bytes": 4 * 2**30,
         "kernel_env": {
             "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
@@ -507,6 +583,8 @@ def cached(settings: Settings, sha256: str) -> Execution | None:
         return None
     if record["state"] == "memory" and record.get("memory_bytes", 0) < settings.memory_bytes:
         return None
+    if record["state"] == "disk" and record.get("disk_bytes", 0) < settings.disk_bytes:
+        return None
     inf = float("inf")
     if record.get("meta", {}).get("cell_timeouts") and (settings.cell_timeout or inf) > (
         record.get("cell_timeout") or inf
@@ -533,10 +611,16 @@ def execute(
             return hit
     settings.scratch.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{sha256[:12]}-", dir=settings.scratch))
+    uid = acquire_uid()
+    meta_fd = -1
     try:
-        spec = prepare_scratch(folder, notebook, notebook_name, plan, settings)
+        spec = prepare_scratch(folder, notebook, notebook_name, plan, settings, uid)
         if settings.isolation == "none":
             Path(spec["tmp"]).mkdir()
+        # The worker's notes go through a file descriptor to a file the sandbox cannot see: the
+        # kernel (same user) can neither replace nor lock that file, nor reach the worker's fds.
+        meta_fd = os.open(spec["meta"], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        spec["meta_fd"] = meta_fd
         (folder / "spec.json").write_text(json.dumps(spec))
         (folder / "spec.json").chmod(0o600)
         run = supervise(
@@ -546,15 +630,20 @@ def execute(
             timeout=settings.timeout,
             memory_bytes=settings.memory_bytes,
             log=folder / "worker.log",
+            disk=(Path(spec["work"]), settings.disk_bytes),
+            pass_fds=(meta_fd,),
         )
         meta = read_meta(Path(spec["meta"]))
         meta["peak_rss"] = run.peak_rss
+        saved = f"{_where(meta)}; graded on the answers saved before"
         if run.killed == "timeout":
-            state, status = "timeout", f"timeout after {settings.timeout:g} s{_where(meta)}"
+            state, status = "timeout", f"timeout after {settings.timeout:g} s{saved}"
         elif run.killed == "memory":
-            state, status = "memory", f"memory limit {settings.memory_bytes / 2**30:g} GiB exceeded{_where(meta)}"
+            state, status = "memory", f"memory limit {settings.memory_bytes / 2**30:g} GiB exceeded{saved}"
+        elif run.killed == "disk":
+            state, status = "disk", f"disk limit {settings.disk_bytes / 2**30:g} GiB exceeded{saved}"
         elif meta.get("kernel_died"):
-            state, status = "kernel_died", f"kernel died (os._exit?){_where(meta)}"
+            state, status = "kernel_died", f"kernel died (os._exit?){saved}"
         elif meta.get("completed") and run.returncode == 0:
             state, status = "ok", _ok_status(meta, settings)
         else:
@@ -564,6 +653,9 @@ def execute(
         name = ((notebook.get("metadata") or {}).get("otter") or {}).get("assignment_name")
         return _commit(settings, sha256, folder, spec, state, status, meta, run.elapsed, name)
     finally:
+        if meta_fd >= 0:
+            os.close(meta_fd)
+        release_uid(uid)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -604,7 +696,7 @@ def _commit(
     final = cache_dir(settings, sha256)
     tmp = settings.cache / f".tmp-{uuid.uuid4().hex}"
     tmp.mkdir(parents=True)
-    if state == "ok":
+    if state in GRADED_STATES:
         source = Path(spec["work"]) / "_ds201" / "artifacts"
         if source.is_dir() and not source.is_symlink():
             os.rename(source, tmp / "artifacts")
@@ -622,6 +714,7 @@ def _commit(
         "timeout": settings.timeout,
         "cell_timeout": settings.cell_timeout,
         "memory_bytes": settings.memory_bytes,
+        "disk_bytes": settings.disk_bytes,
         "spec_hash": settings.spec_hash,
         "isolation": settings.isolation,
     }

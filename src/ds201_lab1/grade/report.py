@@ -111,6 +111,7 @@ def status_kind(status: str) -> str:
         ("ok", "ok"),
         ("timeout", "timeout"),
         ("memory limit", "memory limit"),
+        ("disk limit", "disk limit"),
         ("kernel died", "kernel died"),
         ("grader error", "grader error"),
         ("wrong assignment", "wrong assignment"),
@@ -125,8 +126,19 @@ def status_kind(status: str) -> str:
     return "not gradable"
 
 
+SAVED_NOTE = (
+    "\n\nCác câu đã được chạy `grader.check` trước khi notebook bị dừng vẫn được chấm; các câu sau đó được 0 điểm."
+    "\n\n*The questions whose `grader.check` ran before the notebook was stopped were graded; the later ones got 0.*"
+)
+
+
 def _explain(status: str) -> str:
     """What happened, and what to do — Vietnamese, then English."""
+    text = _explain_kind(status)
+    return text + SAVED_NOTE if status.endswith("graded on the answers saved before") else text
+
+
+def _explain_kind(status: str) -> str:
     if "(cell timeout)" in status:
         return (
             "Một ô chạy quá thời gian cho phép nên đã bị ngắt; các ô còn lại vẫn chạy và được chấm. Tìm vòng lặp "
@@ -151,6 +163,11 @@ def _explain(status: str) -> str:
         return (
             "Notebook dùng quá giới hạn bộ nhớ nên đã bị dừng. Tìm mảng quá lớn (ví dụ `np.ones((60000, 60000))`).\n\n"
             "*The notebook used more memory than allowed and was stopped. Look for an oversized array.*"
+        )
+    if status.startswith("disk limit"):
+        return (
+            "Notebook ghi quá nhiều dữ liệu ra đĩa nên đã bị dừng. Tìm vòng lặp ghi tệp không dừng.\n\n"
+            "*The notebook wrote more to disk than allowed and was stopped. Look for a loop that writes files.*"
         )
     if status.startswith("kernel died"):
         return (

@@ -9,13 +9,15 @@ code runs, this worker
    data cache (read-only) and the scratch folder with the notebook — no repository, no hidden
    test, no other submission — and ``pivot_root``\\ s into it;
 2. brings up loopback only (the kernel talks to this worker over 127.0.0.1; there is no other
-   network), drops every capability and, when it runs as root, becomes ``nobody``;
+   network), drops every capability and, when it runs as root, becomes this sandbox's own user
+   (a uid of ``execute.SANDBOX_UIDS``: one notebook's processes never count against another's);
 3. executes the notebook with nbclient (errors allowed) after otter's own preprocessing: ignored
    cells dropped, ``Notebook.init_grading_mode`` first, and last a cell that checks every question
    not checked yet. The "tests" it checks against are stubs that only save the values the real
    tests take (:mod:`.snapshot`); the real ones never enter this process or its filesystem.
 
-It writes ``_ds201/meta.json`` in the scratch folder: per cell errors (``ename`` only), whether
+It writes its notes (``meta.json``, through a file descriptor the parent opened outside the
+sandbox, out of the kernel's reach): per cell errors (``ename`` only), whether
 the kernel died, the cell running. The parent enforces the wall-clock and memory limits and reads
 everything written here as untrusted data.
 """
@@ -32,6 +34,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 from typing import Any
 
@@ -39,7 +42,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 MNT_DETACH = 2
-PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 24, 36, 38
+PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 4, 24, 36, 38
 SYSCALLS = {"x86_64": {"pivot_root": 155, "capset": 126}, "aarch64": {"pivot_root": 41, "capset": 91}}
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 DEV_NODES = ("null", "zero", "full", "random", "urandom")
@@ -166,20 +169,22 @@ def enter_sandbox(spec: dict) -> None:
     _pivot_root(root)
 
 
-def drop_privileges(as_nobody: bool) -> None:
-    """No capabilities, no new privileges; ``nobody`` when started as the real root."""
+def drop_privileges(as_nobody: bool, uid: int = NOBODY) -> None:
+    """No capabilities, no new privileges, not dumpable; user ``uid`` (this sandbox's own, else
+    ``nobody``) when started as the real root."""
     for cap in range(64):
         if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             break
     if as_nobody:
         os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+        os.setgid(uid)
+        os.setuid(uid)
     else:  # root of a user namespace: clear its capability sets
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)
         data = (ctypes.c_uint32 * 6)()
         _syscall("capset", ctypes.byref(header), ctypes.byref(data))
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # the kernel (same user) cannot open /proc/<worker>/fd
 
 
 def set_limits(spec: dict) -> None:
@@ -187,7 +192,7 @@ def set_limits(spec: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     fsize = int(spec.get("max_file_bytes", 4 * 2**30))
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    if spec.get("max_processes") and os.getuid() == NOBODY:
+    if spec.get("max_processes") and os.getuid() != 0:
         n = int(spec["max_processes"])
         resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
 
@@ -236,11 +241,41 @@ def _first_line(source: str) -> str:
     return ""
 
 
-def _write_meta(path: str, meta: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(meta, f)
-    os.replace(tmp, path)
+def _write_meta(fd: int, meta: dict) -> None:
+    """Rewrite the notes file through the descriptor the parent opened (outside the sandbox)."""
+    data = json.dumps(meta).encode()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)
+
+
+def _reap_orphans(stop: threading.Event, protected: set[int]) -> None:
+    """As the sandbox's PID 1 (or subreaper), collect exited orphans every half second.
+
+    Orphans of the notebook (a daemon, a fork storm's children) are re-parented to this process;
+    unreaped, their zombies would keep counting against the sandbox user's process limit. The
+    kernel itself (``protected``) is left to jupyter_client, which waits for it.
+    """
+    me = str(os.getpid())
+    while not stop.wait(0.5):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in protected:
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[-1].split()
+            except OSError:
+                continue
+            if len(fields) > 1 and fields[0] == "Z" and fields[1] == me:
+                try:
+                    os.waitpid(int(entry), os.WNOHANG)
+                except ChildProcessError:
+                    pass
+
+
+def _kernel_pid(client: Any) -> int | None:
+    provisioner = getattr(getattr(client, "km", None), "provisioner", None)
+    pid = getattr(provisioner, "pid", None) or getattr(getattr(provisioner, "process", None), "pid", None)
+    return pid if isinstance(pid, int) else None
 
 
 def run_notebook(spec: dict) -> dict:
@@ -248,7 +283,8 @@ def run_notebook(spec: dict) -> dict:
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    work, meta_path = spec["work"], spec["meta"]
+    work, meta_path = spec["work"], int(spec["meta_fd"])
+    os.set_inheritable(meta_path, False)  # the kernel never gets it
     os.chdir(work)
     tmp = spec["tmp"]
     for var, sub in (("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("IPYTHONDIR", "ipython"), ("HOME", "home")):
@@ -286,8 +322,13 @@ def run_notebook(spec: dict) -> dict:
         startup_timeout=300,
         resources={"metadata": {"path": work}},
     )
+    stop_reaper, protected = threading.Event(), set()
     try:
         with client.setup_kernel(env=kernel_env):
+            kernel = _kernel_pid(client)
+            if kernel is not None:
+                protected.add(kernel)
+                threading.Thread(target=_reap_orphans, args=(stop_reaper, protected), daemon=True).start()
             for i, (cell, original) in enumerate(cells):
                 if cell.cell_type != "code":
                     continue
@@ -312,6 +353,7 @@ def run_notebook(spec: dict) -> dict:
         meta["kernel_died"] = True
     except Exception as e:  # report the worker's own failure; the parent shows it as a grader error
         meta["worker_error"] = f"{type(e).__name__}: {str(e)[:500]}"
+    stop_reaper.set()
     meta["elapsed"] = round(time.monotonic() - start, 2)
     _write_meta(meta_path, meta)
     return meta
@@ -341,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     if isolation in ("namespaces", "userns"):
         enter_sandbox(spec)
     if isolation == "namespaces" or (isolation == "none" and spec.get("drop_to_nobody")):
-        drop_privileges(as_nobody=True)
+        drop_privileges(as_nobody=True, uid=int(spec.get("uid", NOBODY)))
     elif isolation == "userns":
         drop_privileges(as_nobody=False)
     set_limits(spec)

@@ -11,8 +11,9 @@ Per question it writes ``<out>/<question>/manifest.json`` plus files:
   of them: type-tagged JSON (a tuple stays a tuple, a set a set, dict keys keep their type);
 - numpy scalars: type-tagged JSON with their dtype; numpy arrays and tensors: ``.npy`` written with
   ``allow_pickle=False`` (object arrays are refused);
-- Keras models: ``model.json`` (architecture) + ``model.weights.h5`` + ``training.json``
-  (optimizer class, learning rate, iterations, loss);
+- Keras models: ``model.json`` (architecture) + one ``w<i>.npy`` per weight (``get_weights()``
+  order; ``.npy`` only, so the trusted side never parses HDF5 written here) + ``training.json``
+  (optimizer class, learning rate, iterations, loss, number of weights);
 - functions: their outputs on the probe inputs the grader listed (given in the spec), so the
   trusted side can replay them without running student code;
 - ``.keras`` files the tests open: the model they hold, saved as above;
@@ -152,7 +153,9 @@ class _Writer:
         os.makedirs(path)
         try:
             config = model.to_json()
-            model.save_weights(os.path.join(path, "model.weights.h5"))
+            weights = model.get_weights()
+            for i, w in enumerate(weights):
+                np.save(os.path.join(path, f"w{i}.npy"), np.asarray(w), allow_pickle=False)
         except Exception as e:  # an unbuilt or exotic model: say so, the check will report it
             shutil.rmtree(path, ignore_errors=True)
             return {
@@ -163,7 +166,7 @@ class _Writer:
         with open(os.path.join(path, "model.json"), "w") as f:
             f.write(config)
         with open(os.path.join(path, "training.json"), "w") as f:
-            json.dump(_training_state(model), f)
+            json.dump({**_training_state(model), "weights": len(weights)}, f)
         return {"t": "keras_model", "dir": sub}
 
     def _function(self, func: Any, name: str | None) -> dict:

@@ -1,9 +1,9 @@
 """Find the submissions under a folder, hash them and read them safely.
 
 A submission is a notebook (``.ipynb``) or an otter export (``.zip`` holding one notebook). Reading
-one never executes or unpickles anything: a zip is read in memory, its members' names are checked
-(no ``..``, no absolute path, no symlink, nothing oversized) and only its single notebook is read;
-``.OTTER_LOG`` (a pickle) is never opened. A malformed submission is not an error of the batch: it
+one never executes, extracts or unpickles anything: a zip is read in memory and only its single
+notebook member is read (a member with ``..``, an absolute path or a symlink cannot be it and is
+ignored; an oversized notebook is refused); ``.OTTER_LOG`` (a pickle) is never opened. A malformed submission is not an error of the batch: it
 gets a ``status`` that says what is wrong and is graded 0.
 """
 
@@ -75,7 +75,7 @@ def read_submission(path: Path, root: Path, assignment_name: str | None) -> Subm
     data = path.read_bytes()
     sub.sha256 = sha256_bytes(data)
     if path.suffix.lower() == ".zip":
-        nb_bytes, nb_name, problem = notebook_from_zip(data)
+        nb_bytes, nb_name, problem = notebook_from_zip(data, sub.warnings)
         if problem:
             sub.status = problem
             return sub
@@ -88,6 +88,7 @@ def read_submission(path: Path, root: Path, assignment_name: str | None) -> Subm
 
 
 def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
+    """Why a member may not be the notebook (it is then ignored: nothing is ever extracted)."""
     name = info.filename
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
@@ -96,13 +97,17 @@ def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
         return f"member {name!r} climbs out of the archive ('..')"
     if stat.S_ISLNK(info.external_attr >> 16):
         return f"member {name!r} is a symlink"
-    if info.file_size > MAX_NOTEBOOK_BYTES:
-        return f"member {name!r} is {info.file_size / 2**20:.0f} MiB (limit {MAX_NOTEBOOK_BYTES // 2**20} MiB)"
     return None
 
 
-def notebook_from_zip(data: bytes) -> tuple[bytes, str, str | None]:
-    """The single notebook of an otter export zip: ``(bytes, file name, problem or None)``."""
+def notebook_from_zip(data: bytes, ignored: list[str] | None = None) -> tuple[bytes, str, str | None]:
+    """The single notebook of an otter export zip: ``(bytes, file name, problem or None)``.
+
+    Only that member is ever read, in memory. Members that could not be the notebook (``..`` or an
+    absolute path, a symlink) are listed in ``ignored``; the rest (``.OTTER_LOG``, data files,
+    anything that tries to shadow the instructor's files) are simply never opened.
+    """
+    ignored = [] if ignored is None else ignored
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as e:
@@ -110,19 +115,25 @@ def notebook_from_zip(data: bytes) -> tuple[bytes, str, str | None]:
     with zf:
         notebooks = []
         for info in zf.infolist():
-            problem = _unsafe_member(info)
-            if problem:
-                return b"", "", f"unsafe zip: {problem}; re-export it with grader.export()"
             parts = PurePosixPath(info.filename).parts
             if info.is_dir() or not parts or any(p in SKIP_DIRS for p in parts) or parts[-1].startswith("."):
                 continue  # includes .OTTER_LOG, which is never read
-            if parts[-1].lower().endswith(".ipynb"):
+            if not parts[-1].lower().endswith(".ipynb"):
+                continue
+            problem = _unsafe_member(info)
+            if problem:
+                ignored.append(problem)
+            else:
                 notebooks.append(info)
         if len(notebooks) != 1:
             names = [i.filename for i in notebooks]
             what = "no notebook" if not names else f"{len(names)} notebooks {names}"
-            return b"", "", f"not a submission: the zip holds {what}; it must hold exactly one .ipynb"
+            skipped = f" (ignored: {'; '.join(ignored)[:300]})" if ignored else ""
+            return b"", "", f"not a submission: the zip holds {what}{skipped}; it must hold exactly one .ipynb"
         info = notebooks[0]
+        if info.file_size > MAX_NOTEBOOK_BYTES:
+            size = f"{info.file_size / 2**20:.0f} MiB (limit {MAX_NOTEBOOK_BYTES // 2**20} MiB)"
+            return b"", "", f"unsafe zip: the notebook {info.filename!r} is {size}; re-export it with grader.export()"
         try:
             with zf.open(info) as f:
                 content = f.read(MAX_NOTEBOOK_BYTES + 1)
