@@ -43,12 +43,7 @@ NOBODY = 65534
 SANDBOX_UIDS = {NOBODY, *getattr(execute, "SANDBOX_UIDS", ())}  # whoever runs the notebooks
 
 # Cases the project's grader does not hold yet: why, and what would fix it.
-KNOWN_HOLES: dict[str, str] = {
-    "fork_storm": "the sandbox's PID 1 (the worker) never reaps orphans: the storm's killed `sleep`s stay as ~1000 "
-    "zombies, which still count against RLIMIT_NPROC, so the storm's own kernel dies at its next thread (kernel "
-    "died, the answers after the storm lost); fix: a PID 1 that reaps (a tiny init under unshare, or the worker "
-    "reaping on SIGCHLD)",
-}
+KNOWN_HOLES: dict[str, str] = {}
 
 
 @dataclass
