@@ -194,13 +194,6 @@ def test_case_scores_as_its_twin(outcome: Outcome, case_id: str):
     assert not status.startswith("grader error"), f"{case_id}: {status}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify.py loads arrays with np.load(mmap_mode='c'), i.e. np.memmap, and the hardened checks take only "
-    "an exact np.ndarray: honest array answers fail on the project's grader (q2_label_counts, q2_one_hot, "
-    "q2_reshape, q3_activations), the partial base scores 11 where otter run gives 15; fix: .view(np.ndarray) "
-    "after np.load in Decoder._array and _weights",
-)
 def test_the_bases_score_as_expected(outcome: Outcome):
     """The twins are honest notebooks: the project's grader must give them what they earn."""
     graded = outcome.graded

@@ -384,7 +384,7 @@ class Decoder:
             raise ArtifactError(f"array file {name} is missing")
         if path.stat().st_size > MAX_ARRAY_BYTES:
             raise ArtifactError(f"array file {name} is larger than {MAX_ARRAY_BYTES // 2**20} MiB")
-        return np.load(path, allow_pickle=False, mmap_mode="c")
+        return np.load(path, allow_pickle=False, mmap_mode="c").view(np.ndarray)  # a plain ndarray view
 
 
 class ReplayedFunction:
@@ -536,7 +536,7 @@ def _weights(folder: Path, count: Any) -> list[np.ndarray]:
         raise ArtifactError("a weight file is missing")
     if sum(p.stat().st_size for p in paths) > MAX_WEIGHTS_BYTES:
         raise ArtifactError(f"the weights are larger than {MAX_WEIGHTS_BYTES // 2**20} MiB")
-    out = [np.load(p, allow_pickle=False, mmap_mode="c") for p in paths]
+    out = [np.load(p, allow_pickle=False, mmap_mode="c").view(np.ndarray) for p in paths]
     if any(w.dtype.kind != "f" for w in out):
         raise ArtifactError("a weight is not an array of floats")
     return out
