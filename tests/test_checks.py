@@ -182,7 +182,7 @@ def test_exercise_specs(tiny_models):
     untrained.compile(optimizer=keras.optimizers.Adam(0.01), loss=keras.losses.BinaryCrossentropy())
     untrained.optimizer.build(untrained.trainable_variables)
     untrained.optimizer.iterations.assign(10 * checks.STEPS_PER_EPOCH_BASE)
-    fails(checks.ex1_spec, untrained, match="not been trained")
+    fails(checks.ex1_spec, untrained, match="has learned nothing")
     fails(checks.ex1_spec, None, match="not found")
     fails(checks.ex1_spec, "model", match="Keras model")
     wrong_input = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])

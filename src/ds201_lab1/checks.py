@@ -927,10 +927,21 @@ def expect_trained_model(model: Any, name: str, where: str, input_dim: int) -> N
             f"`{name}` có đầu ra {out}, cần (None, 10). Xem {where}.",
             f"`{name}` has output {out}; it needs (None, 10). See {where}.",
         )
-    if getattr(model, "optimizer", None) is None or _trained_steps(model) == 0 or not _learned(model, input_dim):
+    if getattr(model, "optimizer", None) is None or _trained_steps(model) == 0:
         fail(
             f"`{name}` chưa được huấn luyện: hãy compile rồi gọi {name}.fit(...). Xem {where}.",
             f"`{name}` has not been trained: compile it, then call {name}.fit(...). See {where}.",
+        )
+
+
+def expect_learned(model: Any, name: str, where: str, input_dim: int) -> None:
+    """Evidence of training beyond the step counter (after the architecture checks, which say more)."""
+    if not _learned(model, input_dim):
+        fail(
+            f"`{name}` chưa học được gì: độ chính xác trên tập kiểm tra chỉ ngang đoán ngẫu nhiên. Hãy huấn luyện "
+            f"nó bằng {name}.fit(...) và kiểm tra dữ liệu đầu vào. Xem {where}.",
+            f"`{name}` has learned nothing: its test accuracy is at chance level. Train it with {name}.fit(...) "
+            f"and check its input data. See {where}.",
         )
 
 
@@ -1268,6 +1279,7 @@ BASE_WHERE = "mục 3–5, mô hình cơ bản / sections 3–5, the base model"
 def base_model(model: Any) -> None:
     expect_trained_model(model, "model", BASE_WHERE, 784)
     expect_dense_stack(model, "model", BASE_WHERE, [(784, "relu"), (10, "softmax")])
+    expect_learned(model, "model", BASE_WHERE, 784)
 
 
 def q4_train_time(train_time: Any, model: Any) -> None:
@@ -1411,6 +1423,7 @@ def ex1_spec(model_1: Any) -> None:
     expect_trained_model(model_1, "model_1", w, 784)
     expect_dense_stack(model_1, "model_1", w, [(784, "sigmoid"), (10, "sigmoid")])
     expect_training_setup(model_1, "model_1", w, "Adam", 0.01, "BinaryCrossentropy")
+    expect_learned(model_1, "model_1", w, 784)
 
 
 def ex1_accuracy(model_1: Any) -> None:
@@ -1424,6 +1437,7 @@ def ex2_spec(model_2: Any) -> None:
     expect_trained_model(model_2, "model_2", w, 784)
     expect_dense_stack(model_2, "model_2", w, [(784, "relu"), (10, "sigmoid")])
     expect_training_setup(model_2, "model_2", w, "Adam", 0.01, "BinaryCrossentropy")
+    expect_learned(model_2, "model_2", w, 784)
 
 
 def ex2_accuracy(model_2: Any) -> None:
@@ -1452,6 +1466,7 @@ def ex3_spec(model_2_new: Any) -> None:
     expect_trained_model(model_2_new, "model_2_new", w, 784)
     expect_dense_stack(model_2_new, "model_2_new", w, [(784, "relu"), (10, "sigmoid")])
     expect_training_setup(model_2_new, "model_2_new", w, "Adam", 0.01, "BinaryCrossentropy")
+    expect_learned(model_2_new, "model_2_new", w, 784)
 
 
 def ex3_accuracy(model_2_new: Any) -> None:
@@ -1542,6 +1557,7 @@ def ex5_spec(model_cifar: Any) -> None:
             f"`model_cifar` có các lớp {[k for k, _, _ in layers]}; cần đúng hai lớp Dense, lớp cuối là Dense. Xem {w}.",
             f"`model_cifar` has layers {[k for k, _, _ in layers]}; it needs exactly two Dense layers, the last one Dense. See {w}.",
         )
+    expect_learned(model_cifar, "model_cifar", w, 3072)
 
 
 def ex5_accuracy(model_cifar: Any) -> None:
@@ -1569,6 +1585,7 @@ def ex6_spec(model_3: Any) -> None:
             f"`model_3` cần ít nhất hai lớp Dense ẩn (cộng lớp đầu ra). Xem {w}.",
             f"`model_3` needs at least two hidden Dense layers (plus the output layer). See {w}.",
         )
+    expect_learned(model_3, "model_3", w, 784)
 
 
 def ex6_accuracy(model_3: Any) -> None:

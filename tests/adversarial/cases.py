@@ -1326,8 +1326,8 @@ CASES: tuple[Case, ...] = (
     Case(
         "fork_storm",
         9,
-        "right after setup, starts `sleep 60` until fork fails and keeps trying for 15 s (2000 at most), then ends them",
-        lambda a: after_setup(partial(), FORK_STORM),
+        "at the end, starts `sleep 60` until fork fails and keeps trying for 15 s (2000 at most), then ends them",
+        lambda a: at_end(partial(), FORK_STORM),
         "partial",
         neighbour=True,
     ),
