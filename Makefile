@@ -34,9 +34,11 @@ test: $(VENV)/.installed
 grade: $(VENV)/.installed
 	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" -j $(JOBS) --timeout $(TIMEOUT) $(GRADE_ARGS)
 
-## Lay out the offline dataset cache from $(SHARED_DATA) (no dataset host is reachable here).
+## Lay out the offline dataset cache from $(SHARED_DATA) (no dataset host is reachable here), then
+## expand it in place into memory-mappable .npy folders (the grader links them into OUT/.data).
 data: $(VENV)/.installed
 	$(PY) $(SHARED_DATA)/prepare.py "$$($(PY) -c 'from ds201_lab1.data import cache_dir; print(cache_dir())')"
+	$(PY) -c 'from ds201_lab1.data import cache_dir, expand; expand(cache_dir(), cache_dir())'
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests tools bench assignment

@@ -159,7 +159,7 @@ def grade(subs: Path, out: Path, jobs: int, *extra: str) -> float:
     seconds = time.monotonic() - start
     if proc.returncode != 0:
         raise SystemExit(f"the grader failed ({proc.returncode}): {shlex.join(cmd)}\n{proc.stderr[-3000:]}")
-    found = re.search(r"sandbox: (.*?); -j", proc.stderr)
+    found = re.search(r"^sandbox: (.*)$", proc.stderr, re.M)  # printed before the first execution
     sandbox = sandbox or (found.group(1) if found else "")
     return seconds
 

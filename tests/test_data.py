@@ -115,6 +115,35 @@ def test_expanded_folders_are_memory_mapped_as_plain_read_only_arrays(cache):
     data.expand(cache, cache / "expanded")  # a second call keeps what is there
 
 
+def test_an_expanded_cache_is_linked_not_decompressed_again(cache, tmp_path_factory):
+    _write_mnist(cache / "mnist.npz")
+    data.expand(cache, cache)  # what `make data` does
+    (cache / "mnist.npz").unlink()  # so nothing below can come from the .npz
+    dest = data.expand(cache, tmp_path_factory.mktemp("out") / ".data")
+    for key in data.LAYOUT["mnist"]:
+        assert (dest / "mnist" / f"{key}.npy").stat().st_ino == (cache / "mnist" / f"{key}.npy").stat().st_ino
+    assert data.read_npy_dir(dest / "mnist", "mnist")[1][1].tolist()[:3] == [0, 1, 2]
+
+
+def test_an_incomplete_expanded_cache_is_expanded_again_from_the_npz(cache, tmp_path_factory):
+    _write_mnist(cache / "mnist.npz")
+    data.expand(cache, cache)
+    (cache / "mnist" / "x_train.npy").unlink()
+    dest = data.expand(cache, tmp_path_factory.mktemp("out") / ".data")
+    assert (dest / "mnist" / "y_train.npy").stat().st_ino != (cache / "mnist" / "y_train.npy").stat().st_ino
+    assert data.read_npy_dir(dest / "mnist", "mnist")[0][0].shape == (60000, 28, 28)
+
+
+def test_a_damaged_expanded_cache_is_named_not_linked(cache, tmp_path_factory):
+    _write_mnist(cache / "mnist.npz")
+    data.expand(cache, cache)
+    (cache / "mnist" / "y_test.npy").chmod(0o644)
+    (cache / "mnist" / "y_test.npy").write_bytes(b"not an npy file")
+    with pytest.raises(data.DatasetError, match=r"y_test\.npy is not a readable \.npy file.*Delete"):
+        data.expand(cache, out := tmp_path_factory.mktemp("out") / ".data")
+    assert [p.name for p in out.iterdir()] == ["mnist.npz"]  # no half-written folder left
+
+
 def test_the_loader_prefers_the_expanded_folder_and_names_a_damaged_one(cache):
     _write_mnist(cache / "mnist.npz")
     data.expand(cache, cache)

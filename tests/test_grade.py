@@ -389,7 +389,8 @@ def test_verifier_answers_many_requests_and_is_replaced_when_it_dies_or_hangs(tm
             v.proc.wait()
             third, problem = ask(v, 3)
             assert problem == "" and v.proc.pid != pid and third["questions"] == first["questions"]
-            _, problem = ask(v, 4, timeout=0.01)
+            os.kill(v.proc.pid, signal.SIGSTOP)  # hangs: it will never answer
+            _, problem = ask(v, 4, timeout=2)
             assert problem.startswith("grader error: verifying hit the time limit") and v.proc is None
             fifth, problem = ask(v, 5)
             assert problem == "" and fifth["questions"] == first["questions"]
@@ -535,10 +536,12 @@ def test_class_summary_and_histogram(batch):
 def test_second_run_executes_nothing_and_writes_the_same_csv(batch):
     out = batch["out"]
     before = (out / "final_grades.csv").read_bytes()
-    _grade(batch["subs"], out, *GRADE_ARGS)
+    proc = _grade(batch["subs"], out, *GRADE_ARGS)
     last = _log(out)[-1]
     assert [e["file"] for e in last if e["how"] == "executed"] == []
     assert (out / "final_grades.csv").read_bytes() == before
+    # The sandbox tests itself before the first execution only: not at all when nothing executes.
+    assert re.search(r"^sandbox: ", batch["stderr"], re.M) and "sandbox:" not in proc.stderr
 
 
 def test_threshold_change_regrades_from_the_cache(batch, tmp_path):

@@ -17,6 +17,7 @@ writes into them gets an error instead of quietly changing what a later check se
 from __future__ import annotations
 
 import os
+import shutil
 import zipfile
 from functools import cache
 from pathlib import Path
@@ -103,26 +104,45 @@ def read_npy_dir(folder: Path, name: str) -> Split:
 
 
 def expand(source: Path, dest: Path) -> Path:
-    """Write every ``<name>.npz`` of ``source`` as ``dest/<name>/<array>.npy`` (once); return ``dest``.
+    """Write every dataset of ``source`` as ``dest/<name>/<array>.npy`` (once); return ``dest``.
 
     Plain ``.npy`` files can be memory-mapped, so every process that loads them shares one copy in
-    memory and skips the decompression. ``dest`` may be ``source``.
+    memory and skips the decompression. When ``source`` holds them already (``make data`` expands
+    the cache in place: ``dest`` may be ``source``), they are hard-linked, or copied across file
+    systems, instead of decompressed from ``<name>.npz`` again.
     """
     dest.mkdir(parents=True, exist_ok=True)
     for name in LAYOUT:
-        npz, folder = source / f"{name}.npz", dest / name
+        npz, folder, expanded = source / f"{name}.npz", dest / name, source / name
         if npz.is_file() and not (dest / npz.name).exists():
             os.symlink(npz, dest / npz.name)  # for a loader that only knows .npz files
-        if folder.is_dir() or not npz.is_file():
+        if folder.is_dir():
             continue
-        (x_train, y_train), (x_test, y_test) = read_npz(npz, name)
+        ready = expanded.is_dir() and all((expanded / f"{key}.npy").is_file() for key in LAYOUT[name])
+        if not (ready or npz.is_file()):
+            continue
+        if ready:
+            read_npy_dir(expanded, name)  # validated, as if it were read
         tmp = dest / f".{name}.tmp-{os.getpid()}"
         tmp.mkdir()
-        for key, a in zip(LAYOUT[name], (x_train, y_train, x_test, y_test), strict=True):
-            np.save(tmp / f"{key}.npy", a, allow_pickle=False)
-            (tmp / f"{key}.npy").chmod(0o444)
+        if ready:
+            for key in LAYOUT[name]:
+                _link_or_copy(expanded / f"{key}.npy", tmp / f"{key}.npy")
+        else:
+            (x_train, y_train), (x_test, y_test) = read_npz(npz, name)
+            for key, a in zip(LAYOUT[name], (x_train, y_train, x_test, y_test), strict=True):
+                np.save(tmp / f"{key}.npy", a, allow_pickle=False)
+                (tmp / f"{key}.npy").chmod(0o444)
         os.rename(tmp, folder)
     return dest
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or links not allowed
+        shutil.copyfile(src, dst)
+        dst.chmod(0o444)
 
 
 @cache

@@ -12,6 +12,7 @@ cached in ``OUT/.cache`` so a second run only re-verifies (``--force`` re-execut
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -122,6 +123,35 @@ def child_env(threads: int, data_dir: Path) -> dict[str, str]:
     return env
 
 
+class Sandbox:
+    """The sandbox mode, chosen by its self-test once, before the first execution: a run that only
+    re-verifies cached executions never starts one. A mode named by --isolation is tested at once."""
+
+    def __init__(self, requested: str, workroot: Path, hidden: list[Path]):
+        self.requested, self.workroot, self.hidden = requested, workroot, hidden
+        self._mode: str | None = None
+        self._lock = threading.Lock()
+
+    def mode(self) -> str:
+        with self._lock:
+            if self._mode is None:
+                existing = [p for p in self.hidden if p.exists()]
+                mode, note = execute.detect_isolation(self.requested, self.workroot, existing)
+                print(f"sandbox: {note}", file=sys.stderr, flush=True)
+                if mode == "none":
+                    print(
+                        "WARNING: no sandbox here: student code runs with your permissions and can read the "
+                        "hidden tests.",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                self._mode = mode
+            return self._mode
+
+    def test_in_background(self) -> None:
+        threading.Thread(target=self.mode, name="sandbox-self-test", daemon=True).start()
+
+
 # ---------------------------------------------------------------------------------------------
 # One submission
 # ---------------------------------------------------------------------------------------------
@@ -134,9 +164,10 @@ class Context:
         plan: dict,
         settings: execute.Settings,
         verifiers: VerifyPool,
+        sandbox: Sandbox,
     ):
         self.args, self.out, self.autograder, self.plan = args, out, autograder, plan
-        self.settings, self.verifiers = settings, verifiers
+        self.settings, self.verifiers, self.sandbox = settings, verifiers, sandbox
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.executed: set[str] = set()  # submissions (by hash) executed in this run
@@ -145,6 +176,13 @@ class Context:
         """One lock per submission content: identical files are executed once, the copies reuse it."""
         with self._guard:
             return self._locks.setdefault(sha256, threading.Lock())
+
+    def sandboxed(self) -> execute.Settings:
+        """The settings with the sandbox chosen (its self-test runs once, see :class:`Sandbox`)."""
+        mode = self.sandbox.mode()
+        if self.settings.isolation != mode:
+            self.settings = dataclasses.replace(self.settings, isolation=mode)
+        return self.settings
 
 
 def zeros(plan: dict) -> dict[str, float]:
@@ -166,7 +204,10 @@ def grade_one(ctx: Context, sub: submissions.Submission) -> GradeResult:
     start = time.monotonic()
     with ctx.lock_for(sub.sha256):
         force = ctx.settings.force and sub.sha256 not in ctx.executed
-        ex = execute.execute(sub.sha256, sub.notebook or {}, sub.notebook_name, ctx.plan, ctx.settings, force=force)
+        ex = None if force else execute.cached(ctx.settings, sub.sha256)
+        if ex is None:
+            notebook, name = sub.notebook or {}, sub.notebook_name
+            ex = execute.execute(sub.sha256, notebook, name, ctx.plan, ctx.sandboxed(), force=True)
         ctx.executed.add(sub.sha256)
     result = GradeResult(
         sub.name,
@@ -262,25 +303,25 @@ def main(argv: list[str] | None = None) -> int:
     work = out / ".work"
     work.mkdir(exist_ok=True)
     (out / ".scratch").mkdir(exist_ok=True)
+    execute.clean_stale(out)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     data_dir = out / ".data"
     env = child_env(threads, data_dir)
     autograder = prepare_autograder(args.autograder.resolve(), out)
-    # The verifiers start first: the first writes the plan, then all load TensorFlow and the data
-    # while the first notebooks execute.
+    # The datasets as plain .npy files under OUT (linked from the cache when `make data` expanded it
+    # there): every kernel and verifier memory-maps the same pages.
+    expand(cache_dir().resolve(), data_dir)
+    missing = [n for n in execute.DATASETS if not (data_dir / n).is_dir()]
+    if missing:
+        raise SystemExit(
+            f"the dataset cache {cache_dir()} lacks {', '.join(n + '.npz' for n in missing)}, and the "
+            "notebooks run without network: run `make data` (or set DS201_DATA_DIR) first"
+        )
+    # The verifiers start next: the first writes the plan, the others load TensorFlow and the data,
+    # as the first does after the plan, while the first notebooks execute.
     verifiers = VerifyPool(args.jobs, autograder, work, env, int(args.memory * 2**30))
     verifiers.launch()
     try:
-        # The datasets as plain .npy files under OUT: every kernel and verifier memory-maps the same pages.
-        expand(cache_dir().resolve(), data_dir)
-        missing = [n for n in execute.DATASETS if not (data_dir / n).is_dir()]
-        if missing:
-            raise SystemExit(
-                f"the dataset cache {cache_dir()} lacks {', '.join(n + '.npz' for n in missing)}, and the "
-                "notebooks run without network: run `make data` (or set DS201_DATA_DIR) first"
-            )
-        plan = verifiers.start()
-        points = report.possible(plan)
         hidden = [
             ROOT / "autograder",
             ROOT / "src",
@@ -290,13 +331,19 @@ def main(argv: list[str] | None = None) -> int:
             root,
             data_dir,
         ]
-        isolation, note = execute.detect_isolation(args.isolation, out / ".scratch", [p for p in hidden if p.exists()])
+        sandbox = Sandbox(args.isolation, out / ".scratch", hidden)
+        if args.isolation != "auto":
+            sandbox.mode()  # a mode asked for by name fails here, before anything runs
+        elif not any((out / ".cache").glob("*/execution.json")):
+            sandbox.test_in_background()  # nothing is cached: executions will come; test it alongside the plan
+        plan = verifiers.start()
+        points = report.possible(plan)
         pkg_files = package_files(autograder)
         settings = execute.Settings(
             out=out,
             package_files=pkg_files,
             data_dir=data_dir,
-            isolation=isolation,
+            isolation="untested",  # Context.sandboxed() sets it before the first execution
             timeout=args.timeout,
             memory_bytes=int(args.memory * 2**30),
             threads=threads,
@@ -306,20 +353,14 @@ def main(argv: list[str] | None = None) -> int:
             env_key=execute.environment_key(pkg_files),
             spec_hash=execute.spec_hash(plan),
         )
-        execute.clean_stale(settings)
-        ctx = Context(args, out, autograder, plan, settings, verifiers)
+        ctx = Context(args, out, autograder, plan, settings, verifiers, sandbox)
         paths = submissions.discover(root, exclude=(out,))
         cell = f", cell timeout {args.cell_timeout:g} s" if args.cell_timeout else ""
         print(
-            f"grading {len(paths)} submission(s) from {root} into {out} — sandbox: {note}; "
+            f"grading {len(paths)} submission(s) from {root} into {out} — "
             f"-j {args.jobs}, timeout {args.timeout:g} s{cell}, memory {args.memory:g} GiB",
             file=sys.stderr,
         )
-        if isolation == "none":
-            print(
-                "WARNING: no sandbox here: student code runs with your permissions and can read the hidden tests.",
-                file=sys.stderr,
-            )
         results: list[GradeResult] = []
         progress = Progress(len(paths), sum(points.values()))
         run_id = time.strftime("%Y-%m-%dT%H:%M:%S")

@@ -137,9 +137,9 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def clean_stale(settings: Settings) -> None:
-    """Scratch folders and half-written cache entries left by a run that was killed."""
-    for path in [*settings.scratch.glob("*"), *settings.cache.glob(".tmp-*")]:
+def clean_stale(out: Path) -> None:
+    """Scratch folders and half-written cache entries under OUT left by a run that was killed."""
+    for path in [*(out / ".scratch").glob("*"), *(out / ".cache").glob(".tmp-*")]:
         shutil.rmtree(path, ignore_errors=True)
 
 

@@ -1,8 +1,8 @@
 """The trusted stage, parent side: one long-lived ``verify serve`` process per job.
 
-A run starts them before any notebook executes: the first one writes the plan (which values each
-question needs), then every one imports TensorFlow and loads the checks' copy of the data while the
-first notebooks run. Each submission is then one request to an idle process, answered in about a
+A run starts them all before any notebook executes: the first one writes the plan (which values
+each question needs) while the others import TensorFlow and load the checks' copy of the data, which
+the first one does next, while the first notebooks run. Each submission is then one request to an idle process, answered in about a
 second — no TensorFlow import per submission. A process that passes the time or memory limit, or
 dies, is killed with its whole tree and a fresh one takes its place for the next submission.
 """
@@ -121,17 +121,13 @@ class Verifier:
             self.proc = None
             self.ready = False
 
-    def close(self, grace: float = 10) -> None:
-        """End the process politely (stdin closed), or kill it."""
-        proc = self.proc
-        if proc is None:
-            return
-        try:
-            if proc.stdin:
-                proc.stdin.close()
-            proc.wait(timeout=grace)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
+    def close(self) -> None:
+        """End the process. Every answer is on disk already; TensorFlow's orderly exit takes seconds."""
+        if self.proc is not None and self.proc.stdin:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
         self.stop()
 
 
@@ -146,21 +142,20 @@ class VerifyPool:
         self.idle: queue.Queue[Verifier] = queue.Queue()
 
     def launch(self) -> None:
-        """Start the first verifier, which writes the plan (the caller may do other work meanwhile)."""
+        """Start every verifier; the first writes the plan (the caller may do other work meanwhile)."""
         self.plan_path.unlink(missing_ok=True)
-        self.all[0].start(make_plan=True)
+        for i, v in enumerate(self.all):
+            v.start(make_plan=i == 0)
 
     def start(self, timeout: float = 600) -> dict:
-        """Wait for the plan (launching first if needed), start the other verifiers; return the plan."""
-        first, *others = self.all
+        """Wait for the plan (launching first if needed); return it. The verifiers become idle workers."""
+        first = self.all[0]
         if first.proc is None:
             self.launch()
         why = first.wait_ready(timeout)
         if why:
             self.close()
             raise SystemExit(f"reading the autograder's tests failed ({why}); see {first.log}")
-        for v in others:
-            v.start()
         for v in self.all:
             self.idle.put(v)
         return json.loads(self.plan_path.read_text())
