@@ -47,7 +47,7 @@ lint: $(VENV)/.installed
 thresholds: $(VENV)/.installed
 	$(PY) tools/measure_thresholds.py --seeds 0 1 2 3 4
 
-## Print the grading-speed figures as a Markdown table (bench/RESULTS.md; ≈ 30 min, --quick ≈ 5).
+## Print the grading-speed figures as a Markdown table (bench/RESULTS.md; ≈ 1 hour, --quick ≈ 5).
 bench: $(VENV)/.installed
 	$(PY) bench/bench.py $(BENCH_ARGS)
 

@@ -1,6 +1,6 @@
 """Grading speed on this machine (issue 6): every figure, printed as one Markdown table.
 
-    .venv/bin/python bench/bench.py [--runs 3] [--batch-runs 1] [--jobs 2] [--only 1,2,...] [--make N] [--quick]
+    .venv/bin/python bench/bench.py [--runs 3] [--batch-runs 3] [--jobs 2] [--only 1,2,...] [--make N] [--quick]
     make bench BENCH_ARGS="--only 1,2"
 
 1. The solution notebook (``autograder/lab1.ipynb``) executed bare with nbclient: kernel start to
@@ -321,7 +321,7 @@ def machine() -> str:
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=3, help="runs of items 1–3 (default 3)")
-    p.add_argument("--batch-runs", type=int, default=1, help="runs of item 4's batches (default 1; ≈ 8 min at -j 1)")
+    p.add_argument("--batch-runs", type=int, default=3, help="runs of item 4's batches (default 3; each ≈ 12 min here)")
     p.add_argument("--jobs", type=int, default=2, help="-j of item 4's parallel batch and item 3 (default 2)")
     p.add_argument("--only", default="1,2,3,4,5,6", help="items to run, e.g. 1,2 (default all)")
     p.add_argument("--make", type=int, default=0, metavar="N", help="first run make assignment and make test N times")

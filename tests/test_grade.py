@@ -38,6 +38,33 @@ GRADE_ARGS = ("-j", "2", "--timeout", str(TIMEOUT), "--cell-timeout", str(CELL_T
 
 
 # ---------------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["-j", "0"], "-j must be at least 1"),
+        (["--threads", "0"], "--threads must be at least 1"),
+        (["--autograder", "/nonexistent.zip"], "run `make assignment`"),
+    ],
+)
+def test_bad_arguments_name_the_fix(tmp_path, capsys, extra, message):
+    from ds201_lab1.grade import cli
+
+    with pytest.raises(SystemExit):
+        cli.parse_args([str(tmp_path), str(tmp_path / "out"), *extra])
+    assert message in capsys.readouterr().err
+
+
+def test_threads_default_to_the_cores_shared_by_the_jobs(monkeypatch):
+    from ds201_lab1.grade import cli
+
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    assert [cli.threads_per_job(j) for j in (1, 2, 3)] == [2, 1, 1]
+    assert cli.threads_per_job(2, asked=2) == 2
+
+
+# ---------------------------------------------------------------------------------------------
 # Reading submissions
 # ---------------------------------------------------------------------------------------------
 def _zip(path: Path, members: dict[str, bytes], symlink: str | None = None) -> Path:

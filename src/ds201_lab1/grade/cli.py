@@ -43,6 +43,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("-j", "--jobs", type=int, default=1, help="submissions executed at once (default 1)")
     p.add_argument("--timeout", type=float, default=900, help="wall-clock seconds per submission (default 900)")
     p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="TensorFlow/BLAS threads per notebook and per verifier (default: CPU cores / -j, at least 1)",
+    )
+    p.add_argument(
         "--cell-timeout",
         type=float,
         default=None,
@@ -69,6 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"{args.submissions} is not a folder: pass the folder that holds the submissions")
     if args.jobs < 1:
         p.error("-j must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be at least 1")
     if not args.autograder.exists():
         p.error(f"{args.autograder} not found: run `make assignment`, or pass --autograder <zip or folder>")
     return args
@@ -104,6 +112,12 @@ def package_files(autograder: Path) -> dict[str, Path]:
     return {
         name: (shipped / name if (shipped / name).is_file() else PACKAGE / name) for name in ("__init__.py", "data.py")
     }
+
+
+def threads_per_job(jobs: int, asked: int | None = None) -> int:
+    """TensorFlow/BLAS threads per notebook: the cores shared by the jobs, unless asked otherwise.
+    One thread each at -j 2 on 2 cores beats two each (oversubscribed): bench/RESULTS.md."""
+    return asked or max(1, (os.cpu_count() or 1) // jobs)
 
 
 def child_env(threads: int, data_dir: Path) -> dict[str, str]:
@@ -304,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(exist_ok=True)
     (out / ".scratch").mkdir(exist_ok=True)
     execute.clean_stale(out)
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = threads_per_job(args.jobs, args.threads)
     data_dir = out / ".data"
     env = child_env(threads, data_dir)
     autograder = prepare_autograder(args.autograder.resolve(), out)
