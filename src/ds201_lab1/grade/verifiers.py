@@ -1,10 +1,11 @@
 """The trusted stage, parent side: one long-lived ``verify serve`` process per job.
 
-A run starts them all before any notebook executes: the first one writes the plan (which values
-each question needs) while the others import TensorFlow and load the checks' copy of the data, which
-the first one does next, while the first notebooks run. Each submission is then one request to an idle process, answered in about a
-second — no TensorFlow import per submission. A process that passes the time or memory limit, or
-dies, is killed with its whole tree and a fresh one takes its place for the next submission.
+A run starts them all before any notebook executes. The first one writes the plan (which values
+each question needs), while the others import TensorFlow and load the checks' copy of the data;
+the first one does the same next, while the first notebooks run. Each submission is then one
+request to an idle process, answered in about a second — no TensorFlow import per submission. A
+process that passes the time or memory limit, or dies, is killed with its whole tree and a fresh
+one takes its place for the next submission.
 """
 
 from __future__ import annotations

@@ -250,8 +250,8 @@ class _Recorder:
 def exception_test_file() -> type:
     """otter's ``ExceptionTestFile``, imported without running ``otter/__init__``.
 
-    That file imports otter's whole API (export, assign, nbconvert …): 1.5 s of every verifier's
-    start-up, on the path to the plan that every grading run waits for. Only ``otter.test_files``
+    That file imports ``otter.api`` and with it the exporters: 1.5 s of every verifier's start-up,
+    on the path to the plan that every grading run waits for. Only ``otter.test_files``
     is needed here, and the test files import nothing else of otter (``from otter.test_files import
     test_case``). An ``otter`` already imported in full is used as it is.
     """
