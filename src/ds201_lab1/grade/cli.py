@@ -191,13 +191,6 @@ class Context:
         with self._guard:
             return self._locks.setdefault(sha256, threading.Lock())
 
-    def sandboxed(self) -> execute.Settings:
-        """The settings with the sandbox chosen (its self-test runs once, see :class:`Sandbox`)."""
-        mode = self.sandbox.mode()
-        if self.settings.isolation != mode:
-            self.settings = dataclasses.replace(self.settings, isolation=mode)
-        return self.settings
-
 
 def zeros(plan: dict) -> dict[str, float]:
     return {q: 0.0 for q in plan["questions"]}
@@ -221,7 +214,8 @@ def grade_one(ctx: Context, sub: submissions.Submission) -> GradeResult:
         ex = None if force else execute.cached(ctx.settings, sub.sha256)
         if ex is None:
             notebook, name = sub.notebook or {}, sub.notebook_name
-            ex = execute.execute(sub.sha256, notebook, name, ctx.plan, ctx.sandboxed(), force=True)
+            settings = dataclasses.replace(ctx.settings, isolation=ctx.sandbox.mode())
+            ex = execute.execute(sub.sha256, notebook, name, ctx.plan, settings, force=True)
         ctx.executed.add(sub.sha256)
     result = GradeResult(
         sub.name,
@@ -357,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             out=out,
             package_files=pkg_files,
             data_dir=data_dir,
-            isolation="untested",  # Context.sandboxed() sets it before the first execution
+            isolation="untested",  # grade_one() fills in Sandbox.mode() before an execution
             timeout=args.timeout,
             memory_bytes=int(args.memory * 2**30),
             threads=threads,

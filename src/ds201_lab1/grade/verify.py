@@ -730,8 +730,8 @@ WARM_UP_CALLS = (
 
 
 def warm_up(autograder: Path) -> None:
-    """Import Keras, load the checks' own copy of the data and run one tiny model once (TensorFlow's
-    first call is slow), now, while the first notebook runs."""
+    """Import Keras and load the checks' own copy of the data (and its float vectors) now, while the
+    first notebook runs."""
     import keras
 
     trust_checks(autograder)
@@ -741,8 +741,6 @@ def warm_up(autograder: Path) -> None:
         loader = getattr(checks, name, None)  # an older autograder's checks may lack one
         if callable(loader):
             loader(*args)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
-    keras.models.model_from_json(model.to_json())(np.zeros((2, 4), "f"), training=False)
     keras.backend.clear_session()
     # TensorFlow and Keras are hundreds of thousands of objects that live as long as the process:
     # out of the garbage collector's sight, the collection after each submission takes
