@@ -81,7 +81,7 @@ def _stage(workdir: Path) -> Path:
 
 
 # What the hidden tests import at grading time: shipped in the autograder zip, never to students.
-GRADING_MODULES = ("__init__.py", "data.py", "checks.py")
+GRADING_MODULES = ("__init__.py", "data.py", "spec.py", "checks.py")
 
 
 def copy_checks_package(dest: Path) -> Path:
