@@ -12,7 +12,7 @@
 4. The 4 distinct copies graded with ``-j 1`` and with ``-j JOBS`` (fresh OUT each): wall times,
    speed-up, and each submission's time within the batch (grading-log.jsonl).
 5. ``make assignment`` / ``make test`` wall times, as recorded in ``.bench/history.jsonl`` by
-   ``build.main`` and ``tests/conftest.py`` (last 5 successful runs); ``--make N`` runs each N times first.
+   ``build.main`` and ``bench/pytest_timing.py`` (last 5 successful runs); ``--make N`` runs each N times first.
 6. The peak resident memory of one grading worker (``execution.json`` meta.peak_rss of the runs of 2–4).
 
 Each figure is the median over the runs with min–max and count. ``--quick`` is a smoke test of the
@@ -241,11 +241,11 @@ def stricter_autograder(scratch: Path) -> Path:
     folder = scratch / "autograder-stricter"
     with zipfile.ZipFile(ZIP) as zf:
         zf.extractall(folder)
-    checks_py = folder / "files" / "ds201_lab1" / "checks.py"
-    text, n = re.subn(r'("base":\s*)[0-9.]+', r"\g<1>0.9999", checks_py.read_text())
+    spec_py = folder / "files" / "ds201_lab1" / "spec.py"
+    text, n = re.subn(r'("base":\s*)[0-9.]+', r"\g<1>0.9999", spec_py.read_text())
     if n != 1:
-        raise SystemExit(f"ACCURACY_THRESHOLDS['base'] not found in {ZIP}'s checks.py")
-    checks_py.write_text(text)
+        raise SystemExit(f"ACCURACY_THRESHOLDS['base'] not found in {ZIP}'s spec.py")
+    spec_py.write_text(text)
     return folder
 
 
@@ -417,7 +417,7 @@ def main() -> int:
         3: f"`{grader} -j {jobs} --autograder STRICTER` over {VARIANTS}×{COPIES} copies, OUT/.cache hard-linked "
         f"from the setup batch; {stricter}",
         4: f"`{grader} -j 1` and `-j {jobs}` over {VARIANTS} byte-distinct copies",
-        5: "`make assignment`, `make test` (recorded by build.main and tests/conftest.py)",
+        5: "`make assignment`, `make test` (recorded by build.main and bench/pytest_timing.py)",
         6: "meta.peak_rss in OUT/.cache/*/execution.json of the grader runs above",
     }
     print("\nCommands (OUT is a fresh folder every run):\n")

@@ -8,21 +8,13 @@ hidden tests against variants without training anything again.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import AUTOGRADER, ROOT, STUDENT, ZIP, otter_run, otter_scores  # noqa: F401 (re-exported)
 
-ROOT = Path(__file__).resolve().parents[1]
-STUDENT = ROOT / "student"
-AUTOGRADER = ROOT / "autograder"
-ZIP = AUTOGRADER / "lab1-autograder.zip"
 MODELS = ("model", "model_1", "model_2", "model_2_new", "model_cifar", "model_3")
 
 SAVE_ARTIFACTS = """
@@ -43,30 +35,8 @@ with open(_os.path.join(_out, "public.json"), "w") as _f:
 """
 
 
-_START = pytest.StashKey[float]()
-# Options that run only part of the suite: such a run is not a `make test` timing.
-_PARTIAL = ("keyword", "markexpr", "deselect", "maxfail", "lf", "failedfirst", "stepwise", "collectonly")
-
-
 def pytest_sessionstart(session) -> None:
-    session.config.stash[_START] = time.monotonic()
     _require_data()
-
-
-def pytest_sessionfinish(session, exitstatus) -> None:
-    """Record the whole suite's wall time in .bench/history.jsonl for `make bench`.
-
-    Only a run of the whole suite is recorded: no path or node arguments (pytest falls back to
-    ``testpaths``) and none of -k, -m, --deselect, -x/--maxfail, --lf, --ff, --sw, --collect-only.
-    """
-    config = session.config
-    partial = any(getattr(config.option, o, None) for o in _PARTIAL)
-    if partial or config.args_source != pytest.Config.ArgsSource.TESTPATHS:
-        return
-    from ds201_lab1.build import record_timing
-
-    seconds = time.monotonic() - config.stash.get(_START, time.monotonic())
-    record_timing("make test", seconds, int(exitstatus), tests=session.testscollected)
 
 
 def _require_data() -> None:
@@ -79,32 +49,6 @@ def _require_data() -> None:
             f"The dataset cache {cache_dir()} lacks {missing}: run `make data` (or set DS201_DATA_DIR).",
             returncode=2,
         )
-
-
-def otter_run(notebook: Path, out: Path, env: dict[str, str] | None = None) -> dict:
-    """``otter run`` with the built zip, as the CLI does it; returns results.json."""
-    out.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "otter", "run", "-a", str(ZIP), "-o", str(out), "--no-logo", str(notebook)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=3600,
-    )
-    assert proc.returncode == 0, f"otter run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads((out / "results.json").read_text())
-
-
-def scores(results: dict) -> dict[str, tuple[float, float]]:
-    """Question -> (score, max_score) from otter's results.json."""
-    out: dict[str, tuple[float, float]] = {}
-    for t in results["tests"]:
-        if "score" not in t:  # the "Public Tests" summary entry carries no score
-            continue
-        name = t["name"].split(" - ")[0]
-        s, m = out.get(name, (0.0, 0.0))
-        out[name] = (s + t["score"], m + t["max_score"])
-    return out
 
 
 @pytest.fixture(scope="session")

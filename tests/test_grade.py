@@ -18,7 +18,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -27,9 +26,11 @@ import grade_fixtures as fx
 import nbformat
 import numpy as np
 import pytest
-from conftest import AUTOGRADER, ZIP, otter_run
+from helpers import AUTOGRADER, ZIP, grade, grading_log, otter_run, otter_scores, read_grades
 
-from ds201_lab1.grade import execute, report, snapshot, submissions, verify
+from ds201_lab1 import spec
+from ds201_lab1.grade import execute, isolation, rebuild, report, snapshot, submissions, verify
+from ds201_lab1.grade.cache import Cache, Limits
 
 TIMEOUT = 900  # per submission in the batch (the solution takes 3–5 minutes with 2 jobs on 2 cores)
 CELL_TIMEOUT = 150  # per cell: the solution's longest cell takes under a minute; the endless loop is stopped
@@ -79,7 +80,8 @@ def _zip(path: Path, members: dict[str, bytes], symlink: str | None = None) -> P
 
 
 def _status(path: Path, root: Path) -> str | None:
-    return submissions.read_submission(path, root, "lab1").status
+    rejected = submissions.read_submission(path, root, "lab1").rejected
+    return rejected.status() if rejected else None
 
 
 def test_malformed_submissions_get_a_clear_status(tmp_path):
@@ -127,7 +129,7 @@ def test_export_zip_yields_its_notebook_and_never_opens_the_otter_log(tmp_path, 
     path = fx.export_zip(fx.blank(), tmp_path / "s.zip")
     monkeypatch.setattr(zipfile.ZipFile, "open", spy)
     sub = submissions.read_submission(path, tmp_path, "lab1")
-    assert sub.gradable and sub.notebook_name == "lab1.ipynb" and sub.notebook["cells"]
+    assert sub.rejected is None and sub.notebook_name == "lab1.ipynb" and sub.notebook["cells"]
     assert opened == ["lab1.ipynb"]
 
 
@@ -135,8 +137,7 @@ def test_zip_members_that_cannot_be_the_notebook_are_ignored_not_fatal(tmp_path)
     good = nbformat.writes(fx.blank()).encode()
     path = _zip(tmp_path / "s.zip", {"lab1.ipynb": good, "../x.ipynb": good, "/etc/y.ipynb": good}, symlink="z.ipynb")
     sub = submissions.read_submission(path, tmp_path, "lab1")
-    assert sub.gradable and sub.notebook_name == "lab1.ipynb", sub.status
-    assert len(sub.warnings) == 3 and all("member" in w for w in sub.warnings)
+    assert sub.rejected is None and sub.notebook_name == "lab1.ipynb", sub.rejected
 
 
 def test_oversized_zip_member_is_refused(tmp_path, monkeypatch):
@@ -156,11 +157,13 @@ def test_discover_skips_hidden_and_output_folders(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Data only: what the kernel saves, the verifier rebuilds
 # ---------------------------------------------------------------------------------------------
-def _round_trip(values: dict, folder: Path, probes: dict | None = None) -> dict:
+def _round_trip(values: dict, artifacts: Path, probes: dict | None = None) -> dict:
+    folder = artifacts / "q"
+    folder.mkdir(parents=True)
     writer = snapshot._Writer(str(folder), probes or {})
     encoded = {k: writer.encode(v, name=k) for k, v in values.items()}
     json.dumps(encoded)  # plain JSON, nothing else
-    decoder = verify.Decoder(folder)
+    decoder = rebuild.Decoder(folder)
     return {k: decoder.value(json.loads(json.dumps(e))) for k, e in encoded.items()}
 
 
@@ -188,41 +191,65 @@ def test_plain_values_round_trip_with_their_types(tmp_path):
     assert type(got["x"]) is np.float32 and got["x"] == np.float32(0.25)
     assert got["b"] is True and got["text"] == "Modified"
     assert got["nested"] == [[1, 2.5], ("a", frozenset({1}))]
-    assert type(got["arr"]) is np.ndarray, type(got["arr"])  # exact: the checks take no subclass (memmap)
+    assert isinstance(got["arr"], np.ndarray), type(got["arr"])
     assert got["arr"].dtype == np.uint8 and np.array_equal(got["arr"], values["arr"])
-    assert type(got["obj"]).__name__.startswith("ndarray") and verify.is_opaque(got["obj"])
-    assert type(got["other"]).__name__ == "StringIO" and verify.is_opaque(got["other"])
+    assert type(got["obj"]).__name__.startswith("ndarray") and rebuild.is_opaque(got["obj"])
+    assert type(got["other"]).__name__ == "StringIO" and rebuild.is_opaque(got["other"])
     assert not list(tmp_path.glob("*.pkl"))
 
 
 def test_functions_are_replayed_on_the_recorded_probes_only(tmp_path):
     x = np.array([-1.0, 0.0, 2.0])
-    probes = {"relu": [json.loads(verify.probe_key((x,), {}))]}
+    probes = {"relu": [json.loads(rebuild.probe_key((x,), {}))]}
     got = _round_trip({"relu": lambda v: np.maximum(v, 0), "boom": None}, tmp_path, probes)
     assert np.array_equal(got["relu"](x.copy()), [0.0, 0.0, 2.0])
-    with pytest.raises(verify.ProbeNotRecorded):
+    with pytest.raises(rebuild.ProbeNotRecorded):
         got["relu"](np.array([5.0]))
 
     def broken(v):
         raise ValueError("nope")
 
-    (tmp_path / "b").mkdir()
     got = _round_trip({"relu": broken}, tmp_path / "b", probes)
     with pytest.raises(Exception, match="nope") as info:
         got["relu"](x.copy())
     assert type(info.value).__name__ == "ValueError"
 
 
-def test_plan_records_every_probe_the_checks_use():
-    plan = verify.build_plan(_autograder_dir())
-    for name in ("sigmoid", "tanh", "relu", "bce_loss", "bce_cost"):
-        assert plan["probes"].get(name), f"no probe recorded for {name}"
-    keys = {json.dumps(p, sort_keys=True) for p in plan["probes"]["sigmoid"]}
+def test_the_plan_takes_the_probes_and_files_from_the_spec():
+    plan = verify.plan(AUTOGRADER)
+    probes = plan["snapshot"]["probes"]
+    assert set(probes) == set(spec.PROBES)
+    for name, calls in spec.PROBES.items():
+        want = [json.loads(rebuild.probe_key(spec.probe_arrays(args), {})) for args in calls]
+        assert probes[name] == want, name
+    assert plan["questions"]["q6_save"]["files"] == spec.SAVED_FILES["q6_save"]
+    assert plan["snapshot"]["files"] == spec.SAVED_FILES
+    assert plan["questions"]["ex1"]["possible"] == 3
+    assert plan["snapshot"]["values"]["q3_activations"] == ["sigmoid", "tanh", "relu"]
+
+
+def test_the_checks_call_students_functions_on_the_probes_only(tmp_path):
+    """Replayed functions raise on any input but the spec's probes: the real checks must pass on them."""
     from ds201_lab1 import checks
 
-    assert json.dumps(json.loads(verify.probe_key((checks.PROBES,), {})), sort_keys=True) in keys
-    assert plan["questions"]["q6_save"]["files"] == ["lab1_model.keras"]
-    assert plan["questions"]["ex1"]["possible"] == 3
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    def bce_loss(y_hat, y):
+        y_hat = np.clip(y_hat, 1e-7, 1 - 1e-7)
+        return -(y * np.log(y_hat) + (1 - y) * np.log(1 - y_hat))
+
+    functions = {
+        "sigmoid": sigmoid,
+        "tanh": np.tanh,
+        "relu": lambda x: np.maximum(x, 0),
+        "bce_loss": bce_loss,
+        "bce_cost": lambda y_hat, y: float(np.mean(bce_loss(y_hat, y))),
+    }
+    probes = verify.plan(AUTOGRADER)["snapshot"]["probes"]
+    got = _round_trip(functions, tmp_path, probes)
+    checks.q3_activations(got["sigmoid"], got["tanh"], got["relu"])
+    checks.q4_bce(got["bce_loss"], got["bce_cost"])
 
 
 def _small_model(layers=None):
@@ -245,7 +272,8 @@ def test_models_are_rebuilt_from_architecture_and_weights(tmp_path):
     import keras
 
     model, x = _small_model()
-    got = _round_trip({"m": model}, tmp_path)["m"]
+    got = _round_trip({"m": model, "same": model}, tmp_path)["m"]
+    assert len(list((tmp_path / "models").iterdir())) == 1, "one model taken twice must be saved once"
     assert isinstance(got, keras.Sequential)
     assert type(got.optimizer).__name__ == "Adam" and int(got.optimizer.iterations) == 2
     assert abs(float(np.asarray(got.optimizer.learning_rate)) - 0.01) < 1e-7
@@ -258,7 +286,7 @@ def test_models_outside_the_allow_list_become_a_clear_marker(tmp_path):
 
     model, _ = _small_model([keras.layers.Lambda(lambda t: t * 2), keras.layers.Dense(8)])
     got = _round_trip({"m": model}, tmp_path)["m"]
-    assert verify.is_opaque(got) and "not allowed" in type(got).__name__
+    assert rebuild.is_opaque(got) and "not allowed" in type(got).__name__
     from ds201_lab1 import checks
 
     with pytest.raises(checks.CheckFailed, match="Keras"):
@@ -280,58 +308,45 @@ def test_hidden_messages_keep_only_the_checks_text():
 # ---------------------------------------------------------------------------------------------
 PROBE_CELLS = {
     "checks": "import ds201_lab1.checks",
-    "nobody": f"import os\nassert os.getuid() in {execute.SANDBOX_UIDS!r}, os.getuid()",
+    "nobody": f"import os\nassert os.getuid() in {isolation.SANDBOX_UIDS!r}, os.getuid()",
     "data": "from ds201_lab1.data import mnist\nassert mnist()[0][0].shape == (60000, 28, 28)",
     "repo": f"import os\nassert os.path.exists({str(AUTOGRADER)!r}), 'hidden'",
     "net": "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=3)",
     "ok": "x = 1",
 }
+NOTHING_SAVED = {"values": {}, "probes": {}, "files": {}}
 
 
-def _settings(out: Path, isolation: str, **kw) -> execute.Settings:
+def _execute(tmp_path: Path, nb: dict, *, timeout: float = 300, cell_timeout: float | None = None):
+    """One execution of ``nb`` (saving nothing) in the strongest sandbox here: ``(execution, mode, note)``."""
     from ds201_lab1.data import cache_dir
 
-    files = {n: Path(verify.__file__).parents[1] / n for n in ("__init__.py", "data.py")}
-    base = dict(
-        out=out,
-        package_files=files,
-        data_dir=cache_dir(),
-        isolation=isolation,
-        timeout=300,
-        memory_bytes=4 * 2**30,
-        threads=1,
-        force=True,
-        env_key="test",
-        spec_hash="test",
-    )
-    return execute.Settings(**{**base, **kw})
-
-
-def test_notebook_runs_without_the_checks_or_the_repository(tmp_path):
-    isolation, note = execute.detect_isolation("auto", tmp_path, [AUTOGRADER])
-    nb = nbformat.v4.new_notebook(metadata={"otter": {"assignment_name": "lab1"}})
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in PROBE_CELLS.values()]
-    plan = {"questions": {}, "probes": {}}
-    settings = _settings(tmp_path / "out", isolation)
-    ex = execute.execute("0" * 64, nb, "lab1.ipynb", plan, settings)
-    assert ex.state == "ok", ex.status
-    failed = {e["cell"]: e["ename"] for e in ex.meta["errors"]}
-    names = list(PROBE_CELLS)
-    assert failed.get(names.index("checks")) == "ModuleNotFoundError", f"{note}: {failed}"
-    assert names.index("data") not in failed and names.index("ok") not in failed
-    if isolation != "none":
-        assert failed.get(names.index("repo")) == "AssertionError", "the repository is visible from the sandbox"
-        assert names.index("net") in failed, "the sandbox reached the network"
-    if isolation == "namespaces":
-        assert names.index("nobody") not in failed, "the kernel does not run as the sandbox's own user"
-    record = json.loads((execute.cache_dir(settings, "0" * 64) / "execution.json").read_text())
-    assert record["isolation"] == isolation
+    mode, note = isolation.detect("auto", tmp_path, [AUTOGRADER])
+    limits = Limits(timeout, 4 * 2**30, 8 * 2**30, cell_timeout)
+    files = execute.kernel_files(AUTOGRADER)
+    settings = execute.Settings(tmp_path / "scratch", files, cache_dir(), limits, 1, NOTHING_SAVED)
+    cache = Cache(tmp_path / "cache", "test", limits)
+    return execute.execute("0" * 64, nb, "lab1.ipynb", settings, mode, cache), mode, note
 
 
 def _tiny(*sources: str) -> dict:
     nb = nbformat.v4.new_notebook(metadata={"otter": {"assignment_name": "lab1"}})
     nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
     return nb
+
+
+def test_notebook_runs_without_the_checks_or_the_repository(tmp_path):
+    ex, mode, note = _execute(tmp_path, _tiny(*PROBE_CELLS.values()))
+    assert ex.outcome.kind == "ok", ex.outcome
+    failed = {e["cell"]: e["ename"] for e in ex.meta["errors"]}
+    names = list(PROBE_CELLS)
+    assert failed.get(names.index("checks")) == "ModuleNotFoundError", f"{note}: {failed}"
+    assert names.index("data") not in failed and names.index("ok") not in failed
+    if mode != "none":
+        assert failed.get(names.index("repo")) == "AssertionError", "the repository is visible from the sandbox"
+        assert names.index("net") in failed, "the sandbox reached the network"
+    if mode == "namespaces":
+        assert names.index("nobody") not in failed, "the kernel does not run as the sandbox's own user"
 
 
 STUBBORN = """\
@@ -348,12 +363,10 @@ while True:
 def test_wall_clock_limit_kills_the_whole_tree(tmp_path):
     import psutil
 
-    isolation, _ = execute.detect_isolation("auto", tmp_path, [])
-    settings = _settings(tmp_path / "out", isolation, timeout=25, cell_timeout=5)
     start = time.monotonic()
-    ex = execute.execute("1" * 64, _tiny("x = 1", STUBBORN), "lab1.ipynb", {"questions": {}, "probes": {}}, settings)
-    assert ex.state == "timeout", ex.status
-    assert ex.status == "timeout after 25 s (cell 2); graded on the answers saved before", ex.status
+    ex, _, _ = _execute(tmp_path, _tiny("x = 1", STUBBORN), timeout=25, cell_timeout=5)
+    assert ex.outcome.kind == "timeout", ex.outcome
+    assert ex.outcome.status() == "timeout after 25 s (cell 2); graded on the answers saved before"
     assert ex.artifacts is not None and ex.artifacts.is_dir()  # what was saved before the kill is graded
     assert time.monotonic() - start < 60
     time.sleep(1)
@@ -362,13 +375,18 @@ def test_wall_clock_limit_kills_the_whole_tree(tmp_path):
 
 
 def test_cell_timeout_interrupts_one_cell_and_the_notebook_goes_on(tmp_path):
-    isolation, _ = execute.detect_isolation("auto", tmp_path, [])
-    settings = _settings(tmp_path / "out", isolation, timeout=120, cell_timeout=5)
-    ex = execute.execute(
-        "2" * 64, _tiny("while True:\n    pass", "y = 2"), "lab1.ipynb", {"questions": {}, "probes": {}}, settings
-    )
-    assert ex.state == "ok" and ex.status.startswith("cell 1 stopped after 5 s"), ex.status
+    ex, _, _ = _execute(tmp_path, _tiny("while True:\n    pass", "y = 2"), timeout=600, cell_timeout=5)
+    assert ex.outcome.kind == "cell_timeout", ex.outcome
+    assert ex.outcome.status().startswith("cell 1 stopped after 5 s"), ex.outcome.status()
     assert [e["ename"] for e in ex.meta["errors"]] == ["KeyboardInterrupt"]
+
+
+def test_cell_limit_never_applies_to_the_graders_own_cells(tmp_path):
+    """A limit shorter than otter's own set-up (importing otter in its init cell takes seconds): the
+    student's quick cells pass, and nothing is charged to the student."""
+    ex, _, _ = _execute(tmp_path, _tiny("x = 1", "y = 2"), timeout=600, cell_timeout=0.05)
+    assert ex.outcome.kind == "ok", ex.outcome.status()
+    assert ex.meta["errors"] == [] and ex.meta["cell_timeouts"] == []
 
 
 def test_identical_submissions_are_executed_once(tmp_path):
@@ -379,7 +397,8 @@ def test_identical_submissions_are_executed_once(tmp_path):
     for name in ("a.ipynb", "b.ipynb"):
         fx.write(tiny, subs / name)
     _grade(subs, tmp_path / "out", "-j", "2", "--force", "--timeout", "120")
-    rows, log = _rows(tmp_path / "out"), _log(tmp_path / "out")[-1]
+    _, rows = read_grades(tmp_path / "out" / "final_grades.csv")
+    log = grading_log(tmp_path / "out")[-1]
     assert sorted(e["how"] for e in log) == ["cached", "executed"]
     assert [float(rows[n]["q0_layers"]) for n in ("a.ipynb", "b.ipynb")] == [1.0, 1.0]
     assert rows["a.ipynb"]["grading_status"] == "ok"
@@ -393,34 +412,28 @@ def test_verifier_answers_many_requests_and_is_replaced_when_it_dies_or_hangs(tm
     from ds201_lab1.grade.cli import child_env
     from ds201_lab1.grade.verifiers import VerifyPool
 
-    work, artifacts = tmp_path / "work", tmp_path / "artifacts"
-    work.mkdir()
+    artifacts, plan = tmp_path / "artifacts", verify.plan(AUTOGRADER)
     artifacts.mkdir()  # an execution that saved nothing: every question is graded 0
-
-    def ask(v, n: int, timeout: float = 300):
-        (tmp_path / f"w{n}").mkdir()
-        return v.verify(artifacts, tmp_path / f"w{n}", tmp_path / f"r{n}.json", timeout)
-
-    pool = VerifyPool(1, AUTOGRADER, work, child_env(1, cache_dir()), 4 * 2**30)
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    pool = VerifyPool(1, AUTOGRADER, tmp_path / "plan.json", child_env(1, cache_dir()), 4 * 2**30)
+    pool.launch()
     try:
-        plan = pool.start()
-        assert json.loads((work / "plan.json").read_text()) == plan
         with pool.worker() as v:
-            first, problem = ask(v, 1)
+            first, problem = v.verify(artifacts, 300)
             pid = v.proc.pid
-            second, _ = ask(v, 2)
+            second, _ = v.verify(artifacts, 300)
             assert problem == "" and v.proc.pid == pid, "the second request did not reuse the process"
-            assert set(first["questions"]) == set(plan["questions"]) and first["questions"] == second["questions"]
-            assert all(q["score"] == 0 for q in first["questions"].values())
+            assert set(first) == set(plan["questions"]) and first == second
+            assert all(q["score"] == 0 for q in first.values())
             os.kill(pid, signal.SIGKILL)
             v.proc.wait()
-            third, problem = ask(v, 3)
-            assert problem == "" and v.proc.pid != pid and third["questions"] == first["questions"]
+            third, problem = v.verify(artifacts, 300)
+            assert problem == "" and v.proc.pid != pid and third == first
             os.kill(v.proc.pid, signal.SIGSTOP)  # hangs: it will never answer
-            _, problem = ask(v, 4, timeout=2)
-            assert problem.startswith("grader error: verifying hit the time limit") and v.proc is None
-            fifth, problem = ask(v, 5)
-            assert problem == "" and fifth["questions"] == first["questions"]
+            _, problem = v.verify(artifacts, 2)
+            assert problem.startswith("verifying hit the time limit") and v.proc is None
+            fifth, problem = v.verify(artifacts, 300)
+            assert problem == "" and fifth == first
     finally:
         pool.close()
     assert all(v.proc is None for v in pool.all)
@@ -429,39 +442,14 @@ def test_verifier_answers_many_requests_and_is_replaced_when_it_dies_or_hangs(tm
 # ---------------------------------------------------------------------------------------------
 # The batch
 # ---------------------------------------------------------------------------------------------
-def _autograder_dir() -> Path:
-    return AUTOGRADER
-
-
-def _grade(subs: Path, out: Path, *extra: str, timeout: float = 3600) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "ds201_lab1.grade", str(subs), str(out), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+def _grade(subs: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    proc = grade(subs, out, *extra)
     assert proc.returncode == 0, f"grader failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc
 
 
 def _rows(out: Path) -> dict[str, dict[str, str]]:
-    """File -> CSV row, without the points-per-question row."""
-    rows = csv.DictReader(io.StringIO((out / "final_grades.csv").read_text()))
-    return {r["file"]: r for r in rows if r["file"] != report.POINTS_POSSIBLE_LABEL}
-
-
-def _log(out: Path) -> list[list[dict]]:
-    runs: dict[str, list[dict]] = {}
-    for line in (out / "grading-log.jsonl").read_text().splitlines():
-        entry = json.loads(line)
-        runs.setdefault(entry["run"], []).append(entry)
-    return list(runs.values())
-
-
-def _otter_scores(results: dict) -> dict[str, float]:
-    """Question -> points from otter's results.json (the "Public Tests" summary has no score)."""
-    out: dict[str, float] = {}
-    for t in results["tests"]:
-        if "score" in t:
-            name = t["name"].split(" - ")[0]
-            out[name] = out.get(name, 0.0) + t["score"]
-    return out
+    return read_grades(out / "final_grades.csv")[1]
 
 
 @pytest.fixture(scope="module")
@@ -511,7 +499,7 @@ def test_batch_statuses_say_what_happened(batch):
         assert rows[name]["grading_status"].startswith(start), f"{name}: {rows[name]['grading_status']}"
         if name not in ("0_solution.ipynb", "wrong.zip"):
             assert float(rows[name]["total_points_earned"]) == 0, name
-    timings = {e["file"]: e["elapsed"] for e in _log(batch["out"])[0]}
+    timings = {e["file"]: e["elapsed"] for e in grading_log(batch["out"])[0]}
     assert timings["1_loop.ipynb"] < CELL_TIMEOUT + 240
     assert timings["hog.ipynb"] < 120 and timings["exit.ipynb"] < 120
 
@@ -527,9 +515,9 @@ def test_scores_equal_otter_runs(batch, solution_run, blank_run):
         ("blank.ipynb", blank_run),
         ("wrong.zip", wrong_results),
     ):
-        theirs = _otter_scores(results)
+        theirs = otter_scores(results)
         ours = {q: float(rows[name][q]) for q in plan["questions"]}
-        assert ours == {q: theirs.get(q, 0.0) for q in plan["questions"]}, name
+        assert ours == {q: theirs.get(q, (0.0, 0.0))[0] for q in plan["questions"]}, name
     total = sum(info["possible"] for info in plan["questions"].values())
     assert float(rows["0_solution.ipynb"]["total_points_earned"]) == total
     wrong_points = plan["questions"][fx.WRONG]["possible"]
@@ -564,7 +552,7 @@ def test_second_run_executes_nothing_and_writes_the_same_csv(batch):
     out = batch["out"]
     before = (out / "final_grades.csv").read_bytes()
     proc = _grade(batch["subs"], out, *GRADE_ARGS)
-    last = _log(out)[-1]
+    last = grading_log(out)[-1]
     assert [e["file"] for e in last if e["how"] == "executed"] == []
     assert (out / "final_grades.csv").read_bytes() == before
     # The sandbox tests itself before the first execution only: not at all when nothing executes.
@@ -572,18 +560,18 @@ def test_second_run_executes_nothing_and_writes_the_same_csv(batch):
 
 
 def test_threshold_change_regrades_from_the_cache(batch, tmp_path):
-    """A stricter accuracy threshold in the autograder's checks: only verification runs again."""
+    """A stricter accuracy threshold in the autograder's spec: only verification runs again."""
     out = tmp_path / "out"
     shutil.copytree(batch["out"] / ".cache", out / ".cache", copy_function=os.link)
     autograder = tmp_path / "autograder"
     with zipfile.ZipFile(ZIP) as zf:
         zf.extractall(autograder)
-    checks_py = autograder / "files" / "ds201_lab1" / "checks.py"
-    stricter, n = re.subn(r'("base":\s*)[0-9.]+', r"\g<1>0.9999", checks_py.read_text())
-    assert n == 1, "ACCURACY_THRESHOLDS['base'] not found in the autograder's checks.py"
-    checks_py.write_text(stricter)
+    spec_py = autograder / "files" / "ds201_lab1" / "spec.py"
+    stricter, n = re.subn(r'("base":\s*)[0-9.]+', r"\g<1>0.9999", spec_py.read_text())
+    assert n == 1, "ACCURACY_THRESHOLDS['base'] not found in the autograder's spec.py"
+    spec_py.write_text(stricter)
     _grade(batch["subs"], out, *GRADE_ARGS, "--autograder", str(autograder))
-    assert [e["file"] for e in _log(out)[-1] if e["how"] == "executed"] == []
+    assert [e["file"] for e in grading_log(out)[-1] if e["how"] == "executed"] == []
     rows, before = _rows(out), _rows(batch["out"])
     assert float(rows["0_solution.ipynb"]["q5_accuracy"]) == 0 < float(before["0_solution.ipynb"]["q5_accuracy"])
     assert rows["blank.ipynb"] == before["blank.ipynb"]

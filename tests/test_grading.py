@@ -12,7 +12,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import STUDENT, scores
+from helpers import STUDENT
+from helpers import otter_scores as scores
 
 
 def test_solution_scores_full_marks_under_otter_run(solution_run, question_points):

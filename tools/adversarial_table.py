@@ -40,10 +40,12 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "adversarial")]
 
 import cases  # noqa: E402
 import harness  # noqa: E402
-from conftest import ZIP, scores  # noqa: E402
+import helpers  # noqa: E402
+from helpers import ZIP  # noqa: E402
+from helpers import otter_scores as scores  # noqa: E402
 
 from ds201_lab1.data import cache_dir  # noqa: E402
-from ds201_lab1.grade import execute  # noqa: E402
+from ds201_lab1.grade import processes  # noqa: E402
 
 OTTER_CAP_SECONDS = 180  # a case that runs longer under otter run is recorded as "timeout"
 OTTER_MEMORY_BYTES = 6 * 2**30  # the whole tree's resident memory
@@ -84,7 +86,7 @@ def otter_run(sub: Path, folder: Path, questions: list[str], autograder: Path) -
         str(sub),
     ]
     start = time.monotonic()
-    run = execute.supervise(
+    run = processes.supervise(
         cmd,
         env=env,
         cwd=folder,
@@ -105,7 +107,7 @@ def otter_run(sub: Path, folder: Path, questions: list[str], autograder: Path) -
     elif run.killed == "memory":
         result.problem = f"past {OTTER_MEMORY_BYTES // 2**30} GiB (this table's cap; otter run has none)"
     elif run.returncode != 0 or not (folder / "out" / "results.json").is_file():
-        tail = execute._log_tail(folder / "otter.log", 2)
+        tail = processes.log_tail(folder / "otter.log", 2)
         result.problem = f"crashed (exit code {run.returncode}): {tail[-160:]}"
     if (folder / "out" / "results.json").is_file():
         got = scores(json.loads((folder / "out" / "results.json").read_text()))
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     leaks += sorted(str(p) for p in work.rglob(f"{cases.TAG}-zip-*") if "subs" not in p.parts)
     if "zip_otter_log" in otter and any("otter-log" in p for p in leaks):
         otter["zip_otter_log"].markers = ["the pickle ran"]
-    points, _ = harness.read_rows(graded.runs[0].out / "final_grades.csv")  # the same columns in every run
+    points, _ = helpers.read_grades(graded.runs[0].out / "final_grades.csv")  # the same columns in every run
     lines = header(points, graded, len(subs), autograder)
     for n, case in enumerate(corpus, start=1):
         lines.append(row(n, case, graded, otter, otter_hits))

@@ -2,6 +2,7 @@
 
 One module per job:
 
+- ``spec``   — the graded facts, declared once: thresholds, model → data, probes, saved files;
 - ``data``   — MNIST and CIFAR-10 in Keras' layout, from an offline cache or Keras' download;
 - ``checks`` — every autograded check, with bilingual failure messages (used by the hidden tests);
 - ``build``  — ``make assignment``: otter assign, then the student/autograder/solutions layout;
@@ -9,3 +10,8 @@ One module per job:
 """
 
 __version__ = "0.1.0"
+
+# The modules the hidden tests import, shipped in the autograder zip (never to students) …
+GRADING_MODULES = ("__init__.py", "data.py", "spec.py", "checks.py")
+# … and the ones a notebook may import while the project's grader executes it (never the checks).
+KERNEL_MODULES = ("__init__.py", "data.py")

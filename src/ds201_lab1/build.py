@@ -32,6 +32,8 @@ from pathlib import Path
 
 import nbformat
 
+from . import GRADING_MODULES
+
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = ROOT / "assignment" / "lab1.ipynb"
 PACKAGE = Path(__file__).resolve().parent
@@ -78,10 +80,6 @@ def _stage(workdir: Path) -> Path:
     (stage / "requirements.txt").write_text(REQUIREMENTS)
     copy_checks_package(stage)
     return stage
-
-
-# What the hidden tests import at grading time: shipped in the autograder zip, never to students.
-GRADING_MODULES = ("__init__.py", "data.py", "spec.py", "checks.py")
 
 
 def copy_checks_package(dest: Path) -> Path:

@@ -127,7 +127,7 @@ def expand(source: Path, dest: Path) -> Path:
         tmp.mkdir()
         if ready:
             for key in LAYOUT[name]:
-                _link_or_copy(expanded / f"{key}.npy", tmp / f"{key}.npy")
+                link_or_copy(expanded / f"{key}.npy", tmp / f"{key}.npy")
         else:
             (x_train, y_train), (x_test, y_test) = read_npz(npz, name)
             for key, a in zip(LAYOUT[name], (x_train, y_train, x_test, y_test), strict=True):
@@ -137,10 +137,14 @@ def expand(source: Path, dest: Path) -> Path:
     return dest
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def link_or_copy(src: Path, dst: Path) -> None:
+    """A hard link (one copy on disk and in memory) when ``src`` is world-readable, else a read-only copy
+    (a link shares the mode, and a sandboxed notebook must be able to read the file)."""
     try:
+        if not src.stat().st_mode & 0o004:
+            raise OSError("not world-readable")
         os.link(src, dst)
-    except OSError:  # another file system, or links not allowed
+    except OSError:  # not world-readable, another file system, or links not allowed
         shutil.copyfile(src, dst)
         dst.chmod(0o444)
 

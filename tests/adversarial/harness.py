@@ -12,11 +12,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,10 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cases
+import helpers
 import psutil
 
 GRADER_ARGS = ("-j", "2", "--timeout", "240", "--cell-timeout", "30", "--memory", "3")
-POINTS_ROW = "points-per-question"
 
 
 class AnswerServer:
@@ -60,13 +55,6 @@ class AnswerServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def run_grader(
-    subs: Path, out: Path, *extra: str, env: dict[str, str] | None = None, timeout: float = 1800
-) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "ds201_lab1.grade", str(subs), str(out), *GRADER_ARGS, *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 @dataclass
@@ -124,20 +112,11 @@ def grade_corpus(
     start = time.monotonic()
     points: dict[str, float] = {}
     for run in runs:
-        proc = run_grader(run.subs, run.out, "--autograder", str(autograder), env=env)
+        proc = helpers.grade(run.subs, run.out, *GRADER_ARGS, "--autograder", str(autograder), env=env, timeout=1800)
         run.stderr, run.returncode = proc.stderr, proc.returncode
         if (run.out / "final_grades.csv").is_file():
-            points, run.rows = read_rows(run.out / "final_grades.csv")
+            points, run.rows = helpers.read_grades(run.out / "final_grades.csv")
     return Graded(runs, points, time.monotonic() - start)
-
-
-def read_rows(csv_path: Path) -> tuple[dict[str, float], dict[str, dict[str, str]]]:
-    """``(points per question, file -> row)`` from a ``final_grades.csv``."""
-    rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
-    points_row = next(r for r in rows if r["file"] == POINTS_ROW)
-    fixed = {"file", "total_points_earned", "percent_correct", "grading_status"}
-    points = {q: float(v) for q, v in points_row.items() if q not in fixed}
-    return points, {r["file"]: r for r in rows if r["file"] != POINTS_ROW}
 
 
 def question_scores(row: dict[str, str], questions) -> dict[str, float]:

@@ -12,14 +12,12 @@ cached in ``OUT/.cache`` so a second run only re-verifies (``--force`` re-execut
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import fcntl
 import hashlib
 import json
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 import zipfile
@@ -27,13 +25,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import execute, report, submissions
+from .. import data
+from . import execute, isolation, processes, report, submissions, verify
+from . import outcome as oc
+from .cache import Cache, Execution, Limits, environment_key
 from .report import GradeResult
 from .verifiers import VerifyPool
 
 PACKAGE = Path(__file__).resolve().parents[1]
-ROOT = PACKAGE.parents[1]
-DEFAULT_AUTOGRADER = ROOT / "autograder" / "lab1-autograder.zip"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -60,8 +59,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--autograder",
         type=Path,
-        default=DEFAULT_AUTOGRADER,
-        help="autograder zip or folder with tests/ (default: autograder/lab1-autograder.zip)",
+        default=Path("autograder/lab1-autograder.zip"),
+        help="autograder zip or folder with tests/ (default: autograder/lab1-autograder.zip, from where you run it)",
     )
     p.add_argument(
         "--isolation",
@@ -83,7 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------------------------------------
-# The autograder and the plan (trusted)
+# The autograder (trusted)
 # ---------------------------------------------------------------------------------------------
 def prepare_autograder(path: Path, out: Path) -> Path:
     """A folder with ``tests/`` (and ``files/``): the given folder, or the zip extracted once under OUT."""
@@ -106,14 +105,6 @@ def prepare_autograder(path: Path, out: Path) -> Path:
     return dest.resolve()
 
 
-def package_files(autograder: Path) -> dict[str, Path]:
-    """``ds201_lab1/__init__.py`` and ``data.py`` for the sandbox: the autograder's copies if it ships them."""
-    shipped = autograder / "files" / "ds201_lab1"
-    return {
-        name: (shipped / name if (shipped / name).is_file() else PACKAGE / name) for name in ("__init__.py", "data.py")
-    }
-
-
 def threads_per_job(jobs: int, asked: int | None = None) -> int:
     """TensorFlow/BLAS threads per notebook: the cores shared by the jobs, unless asked otherwise.
     One thread each at -j 2 on 2 cores beats two each (oversubscribed): bench/RESULTS.md."""
@@ -122,7 +113,7 @@ def threads_per_job(jobs: int, asked: int | None = None) -> int:
 
 def child_env(threads: int, data_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
-    pythonpath = [str(execute.PACKAGE_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    pythonpath = [str(isolation.PACKAGE_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env.update(
         {
             "PYTHONPATH": os.pathsep.join(pythonpath),
@@ -137,104 +128,106 @@ def child_env(threads: int, data_dir: Path) -> dict[str, str]:
     return env
 
 
-class Sandbox:
-    """The sandbox mode, chosen by its self-test once, before the first execution: a run that only
-    re-verifies cached executions never starts one. A mode named by --isolation is tested at once."""
-
-    def __init__(self, requested: str, workroot: Path, hidden: list[Path]):
-        self.requested, self.workroot, self.hidden = requested, workroot, hidden
-        self._mode: str | None = None
-        self._lock = threading.Lock()
-
-    def mode(self) -> str:
-        with self._lock:
-            if self._mode is None:
-                existing = [p for p in self.hidden if p.exists()]
-                mode, note = execute.detect_isolation(self.requested, self.workroot, existing)
-                print(f"sandbox: {note}", file=sys.stderr, flush=True)
-                if mode == "none":
-                    print(
-                        "WARNING: no sandbox here: student code runs with your permissions and can read the "
-                        "hidden tests.",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                self._mode = mode
-            return self._mode
-
-    def test_in_background(self) -> None:
-        threading.Thread(target=self.mode, name="sandbox-self-test", daemon=True).start()
-
-
 # ---------------------------------------------------------------------------------------------
-# One submission
+# One run: its folders, the autograder, the plan, the sandbox, the verifiers and the cache
 # ---------------------------------------------------------------------------------------------
-class Context:
-    def __init__(
-        self,
-        args: argparse.Namespace,
-        out: Path,
-        autograder: Path,
-        plan: dict,
-        settings: execute.Settings,
-        verifiers: VerifyPool,
-        sandbox: Sandbox,
-    ):
-        self.args, self.out, self.autograder, self.plan = args, out, autograder, plan
-        self.settings, self.verifiers, self.sandbox = settings, verifiers, sandbox
+class Run:
+    """Everything a grading run shares; :meth:`grade` grades one submission."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.root, self.out = args.submissions.resolve(), args.out.resolve()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.out / ".lock", "w")  # noqa: SIM115 (held for the run)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(f"another grading run is using {self.out}; wait for it or choose another OUT") from None
+        work, scratch = self.out / ".work", self.out / ".scratch"
+        work.mkdir(exist_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)  # left by a run that was killed
+        scratch.mkdir()
+        self.threads = threads_per_job(args.jobs, args.threads)
+        self.data_dir = self.out / ".data"
+        self.autograder = prepare_autograder(args.autograder.resolve(), self.out)
+        # The datasets as plain .npy files under OUT (linked from the cache when `make data` expanded
+        # it there): every kernel and verifier memory-maps the same pages.
+        data.expand(data.cache_dir().resolve(), self.data_dir)
+        missing = [n for n in data.LAYOUT if not (self.data_dir / n).is_dir()]
+        if missing:
+            raise SystemExit(
+                f"the dataset cache {data.cache_dir()} lacks {', '.join(n + '.npz' for n in missing)}, and the "
+                "notebooks run without network: run `make data` (or set DS201_DATA_DIR) first"
+            )
+        self.plan = verify.plan(self.autograder)
+        plan_path = work / "plan.json"
+        plan_path.write_text(json.dumps(self.plan))
+        # The verifiers start now and load TensorFlow and the data while the first notebooks execute.
+        memory = int(args.memory * 2**30)
+        self.verifiers = VerifyPool(
+            args.jobs, self.autograder, plan_path, child_env(self.threads, self.data_dir), memory
+        )
+        self.verifiers.launch()
+        limits = Limits(args.timeout, memory, int(args.disk * 2**30), args.cell_timeout)
+        kernel_files = execute.kernel_files(self.autograder)
+        self.settings = execute.Settings(
+            scratch, kernel_files, self.data_dir, limits, self.threads, self.plan["snapshot"]
+        )
+        self.cache = Cache(self.out / ".cache", environment_key(kernel_files, self.plan["snapshot"]), limits)
+        self.cache.clean_stale()
+        hidden = [self.autograder, PACKAGE, self.out / ".cache", self.out / ".autograder", self.root, self.data_dir]
+        self.sandbox = isolation.Sandbox(args.isolation, scratch, hidden)
+        if args.isolation != "auto":
+            self.sandbox.mode()  # a mode asked for by name fails here, before anything runs
+        elif not self.cache.has_entries():
+            self.sandbox.test_in_background()  # executions will come: test it while the verifiers start
+        self.possible = report.possible(self.plan)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.executed: set[str] = set()  # submissions (by hash) executed in this run
 
-    def lock_for(self, sha256: str) -> threading.Lock:
+    def _lock_for(self, sha256: str) -> threading.Lock:
         """One lock per submission content: identical files are executed once, the copies reuse it."""
         with self._guard:
             return self._locks.setdefault(sha256, threading.Lock())
 
+    def execution(self, sub: submissions.Submission) -> Execution:
+        """The cached execution of these bytes, or a new one (``--force``: new once per run)."""
+        with self._lock_for(sub.sha256):
+            force = self.args.force and sub.sha256 not in self.executed
+            ex = None if force else self.cache.lookup(sub.sha256)
+            if ex is None:
+                mode = self.sandbox.mode()
+                ex = execute.execute(sub.sha256, sub.notebook or {}, sub.notebook_name, self.settings, mode, self.cache)
+            self.executed.add(sub.sha256)
+            return ex
 
-def zeros(plan: dict) -> dict[str, float]:
-    return {q: 0.0 for q in plan["questions"]}
+    def grade(self, sub: submissions.Submission) -> GradeResult:
+        start = time.monotonic()
+        ex = self.execution(sub)
+        result = GradeResult(
+            sub.name,
+            ex.outcome,
+            dict.fromkeys(self.plan["questions"], 0.0),
+            cell_errors=ex.meta.get("errors", []),
+            how="cached" if ex.reused else "executed",
+        )
+        if ex.outcome.stopped:
+            result.running = ex.meta.get("running")
+        if ex.outcome.graded and ex.artifacts is not None:
+            with self.verifiers.worker() as verifier:
+                questions, problem = verifier.verify(ex.artifacts, self.args.verify_timeout)
+            if questions is None:
+                result.outcome = oc.grader_error(problem)
+            else:
+                result.details = questions
+                result.scores = {q: float(questions.get(q, {}).get("score", 0.0)) for q in self.plan["questions"]}
+        result.elapsed = time.monotonic() - start
+        return result
 
-
-def verify(ctx: Context, sha256: str, artifacts: Path) -> tuple[dict | None, str]:
-    """The trusted stage, by an idle verifier process of the pool; ``(results, problem)``."""
-    folder = Path(tempfile.mkdtemp(prefix=f"verify-{sha256[:12]}-", dir=ctx.settings.scratch))
-    try:
-        (folder / "work").mkdir()
-        with ctx.verifiers.worker() as verifier:
-            return verifier.verify(artifacts, folder / "work", folder / "results.json", ctx.args.verify_timeout)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def grade_one(ctx: Context, sub: submissions.Submission) -> GradeResult:
-    start = time.monotonic()
-    with ctx.lock_for(sub.sha256):
-        force = ctx.settings.force and sub.sha256 not in ctx.executed
-        ex = None if force else execute.cached(ctx.settings, sub.sha256)
-        if ex is None:
-            notebook, name = sub.notebook or {}, sub.notebook_name
-            settings = dataclasses.replace(ctx.settings, isolation=ctx.sandbox.mode())
-            ex = execute.execute(sub.sha256, notebook, name, ctx.plan, settings, force=True)
-        ctx.executed.add(sub.sha256)
-    result = GradeResult(
-        sub.name,
-        ex.status,
-        zeros(ctx.plan),
-        cell_errors=ex.meta.get("errors", []),
-        how="cached" if ex.reused else "executed",
-    )
-    if ex.state in ("timeout", "memory", "kernel_died"):
-        result.running = ex.meta.get("running")
-    if ex.state in execute.GRADED_STATES and ex.artifacts is not None:
-        results, problem = verify(ctx, sub.sha256, ex.artifacts)
-        if results is None:
-            result.status = problem
-        else:
-            result.details = results["questions"]
-            result.scores = {q: float(results["questions"].get(q, {}).get("score", 0.0)) for q in ctx.plan["questions"]}
-    result.elapsed = time.monotonic() - start
-    return result
+    def close(self) -> None:
+        self.verifiers.close()
+        self._lock_file.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,146 +289,89 @@ class Progress:
 # ---------------------------------------------------------------------------------------------
 # The batch
 # ---------------------------------------------------------------------------------------------
+class Results:
+    """The graded submissions so far, written out after each one: CSV, feedback, log, progress."""
+
+    def __init__(self, run: Run, total: int):
+        self.run, self.items = run, []
+        self.progress = Progress(total, sum(run.possible.values()))
+        self.run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self.log = open(run.out / "grading-log.jsonl", "a")  # noqa: SIM115 (closed by close())
+
+    def add(self, r: GradeResult) -> None:
+        out, plan = self.run.out, self.run.plan
+        self.items.append(r)
+        report.write_csv(out / "final_grades.csv", plan, self.items)
+        report.write_feedback(out / "feedback", plan, r)
+        entry = {"run": self.run_id, "file": r.file, "status": r.status, "how": r.how, "total": r.total}
+        self.log.write(json.dumps({**entry, "elapsed": round(r.elapsed, 2)}) + "\n")
+        self.log.flush()
+        self.progress.finish(r)
+
+    def close(self) -> None:
+        self.progress.close()
+        self.log.close()
+
+
+def grade_all(run: Run, paths: list[Path]) -> tuple[Results, bool]:
+    """Grade every submission at ``-j`` at once; ``(results, interrupted)``. Ctrl-C keeps what is graded."""
+    results = Results(run, len(paths))
+    try:
+        gradable = []
+        for path in paths:
+            sub = submissions.read_submission(path, run.root, run.plan.get("assignment_name"))
+            if sub.rejected is None:
+                gradable.append(sub)
+            else:
+                results.add(GradeResult(sub.name, sub.rejected, dict.fromkeys(run.plan["questions"], 0.0)))
+        report.write_csv(run.out / "final_grades.csv", run.plan, results.items)
+
+        def job(sub: submissions.Submission) -> GradeResult:
+            results.progress.start(sub.name)
+            return run.grade(sub)
+
+        with ThreadPoolExecutor(max_workers=run.args.jobs) as pool:
+            futures = [pool.submit(job, sub) for sub in gradable]
+            try:
+                for future in as_completed(futures):
+                    results.add(future.result())
+            except (KeyboardInterrupt, processes.Stopped):
+                processes.stop_all()
+                pool.shutdown(wait=True, cancel_futures=True)
+                return results, True
+    finally:
+        results.close()
+    report.write_csv(run.out / "final_grades.csv", run.plan, results.items)
+    report.write_summary(run.out, run.plan, results.items)
+    return results, False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from ds201_lab1.data import cache_dir, expand
-
-    root = args.submissions.resolve()
-    out = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    lock = open(out / ".lock", "w")
+    run = Run(args)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise SystemExit(f"another grading run is using {out}; wait for it or choose another OUT") from None
-    work = out / ".work"
-    work.mkdir(exist_ok=True)
-    (out / ".scratch").mkdir(exist_ok=True)
-    execute.clean_stale(out)
-    threads = threads_per_job(args.jobs, args.threads)
-    data_dir = out / ".data"
-    env = child_env(threads, data_dir)
-    autograder = prepare_autograder(args.autograder.resolve(), out)
-    # The datasets as plain .npy files under OUT (linked from the cache when `make data` expanded it
-    # there): every kernel and verifier memory-maps the same pages.
-    expand(cache_dir().resolve(), data_dir)
-    missing = [n for n in execute.DATASETS if not (data_dir / n).is_dir()]
-    if missing:
-        raise SystemExit(
-            f"the dataset cache {cache_dir()} lacks {', '.join(n + '.npz' for n in missing)}, and the "
-            "notebooks run without network: run `make data` (or set DS201_DATA_DIR) first"
-        )
-    # The verifiers start next: the first writes the plan, the others load TensorFlow and the data,
-    # as the first does after the plan, while the first notebooks execute.
-    verifiers = VerifyPool(args.jobs, autograder, work, env, int(args.memory * 2**30))
-    verifiers.launch()
-    try:
-        hidden = [
-            ROOT / "autograder",
-            ROOT / "src",
-            ROOT / "tests",
-            out / ".cache",
-            out / ".autograder",
-            root,
-            data_dir,
-        ]
-        sandbox = Sandbox(args.isolation, out / ".scratch", hidden)
-        if args.isolation != "auto":
-            sandbox.mode()  # a mode asked for by name fails here, before anything runs
-        elif not any((out / ".cache").glob("*/execution.json")):
-            sandbox.test_in_background()  # nothing is cached: executions will come; test it alongside the plan
-        plan = verifiers.start()
-        points = report.possible(plan)
-        pkg_files = package_files(autograder)
-        settings = execute.Settings(
-            out=out,
-            package_files=pkg_files,
-            data_dir=data_dir,
-            isolation="untested",  # grade_one() fills in Sandbox.mode() before an execution
-            timeout=args.timeout,
-            memory_bytes=int(args.memory * 2**30),
-            threads=threads,
-            cell_timeout=args.cell_timeout,
-            disk_bytes=int(args.disk * 2**30),
-            force=args.force,
-            env_key=execute.environment_key(pkg_files),
-            spec_hash=execute.spec_hash(plan),
-        )
-        ctx = Context(args, out, autograder, plan, settings, verifiers, sandbox)
-        paths = submissions.discover(root, exclude=(out,))
+        paths = submissions.discover(run.root, exclude=(run.out,))
         cell = f", cell timeout {args.cell_timeout:g} s" if args.cell_timeout else ""
         print(
-            f"grading {len(paths)} submission(s) from {root} into {out} — "
+            f"grading {len(paths)} submission(s) from {run.root} into {run.out} — "
             f"-j {args.jobs}, timeout {args.timeout:g} s{cell}, memory {args.memory:g} GiB",
             file=sys.stderr,
         )
-        results: list[GradeResult] = []
-        progress = Progress(len(paths), sum(points.values()))
-        run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
-        log = open(out / "grading-log.jsonl", "a")  # noqa: SIM115 (closed in the finally below)
-
-        def record(r: GradeResult) -> None:
-            results.append(r)
-            report.write_csv(out / "final_grades.csv", plan, results)
-            report.write_feedback(out / "feedback", plan, r)
-            log.write(
-                json.dumps(
-                    {
-                        "run": run_id,
-                        "file": r.file,
-                        "status": r.status,
-                        "how": r.how,
-                        "total": r.total,
-                        "elapsed": round(r.elapsed, 2),
-                    }
-                )
-                + "\n"
+        results, interrupted = grade_all(run, paths)
+        csv_path = run.out / "final_grades.csv"
+        if interrupted:
+            print(
+                f"interrupted: {len(results.items)} graded are in {csv_path}; run the same command "
+                "again to resume (finished executions are cached)",
+                file=sys.stderr,
             )
-            log.flush()
-            progress.finish(r)
-
-        try:
-            gradable = []
-            for path in paths:
-                sub = submissions.read_submission(path, root, plan.get("assignment_name"))
-                if sub.gradable:
-                    gradable.append(sub)
-                else:
-                    record(GradeResult(sub.name, sub.status or "not graded", zeros(plan)))
-            report.write_csv(out / "final_grades.csv", plan, results)
-            pool = ThreadPoolExecutor(max_workers=args.jobs)
-
-            def job(sub: submissions.Submission) -> GradeResult:
-                progress.start(sub.name)
-                return grade_one(ctx, sub)
-
-            try:
-                futures = [pool.submit(job, sub) for sub in gradable]
-                for future in as_completed(futures):
-                    record(future.result())
-            except (KeyboardInterrupt, execute.Stopped):
-                execute.stop_all()
-                pool.shutdown(wait=True, cancel_futures=True)
-                progress.close()
-                print(
-                    f"interrupted: {len(results)} graded are in {out / 'final_grades.csv'}; run the same command "
-                    "again to resume (finished executions are cached)",
-                    file=sys.stderr,
-                )
-                return 130
-            pool.shutdown()
-        finally:
-            progress.close()
-            log.close()
-        report.write_csv(out / "final_grades.csv", plan, results)
-        report.write_summary(out, plan, results)
-        executed = sum(r.executed for r in results)
-        errors = [r for r in results if r.status.startswith("grader error")]
+            return 130
+        executed = sum(r.executed for r in results.items)
         print(
-            f"done: {len(results)} graded ({executed} executed, {len(results) - executed} without executing); "
-            f"{out / 'final_grades.csv'}",
+            f"done: {len(results.items)} graded ({executed} executed, {len(results.items) - executed} without "
+            f"executing); {csv_path}",
             file=sys.stderr,
         )
-        return 2 if errors else 0
+        return 2 if any(r.outcome.kind == oc.GRADER_ERROR for r in results.items) else 0
     finally:
-        verifiers.close()
+        run.close()

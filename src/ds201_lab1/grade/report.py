@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import outcome as oc
+from .outcome import Outcome
+
 POINTS_POSSIBLE_LABEL = "points-per-question"
 FILE, TOTAL, PERCENT, STATUS = "file", "total_points_earned", "percent_correct", "grading_status"
 
@@ -29,7 +32,7 @@ class GradeResult:
     """One submission's grade, whatever happened to it."""
 
     file: str
-    status: str  # "ok" or what went wrong (the CSV's grading_status)
+    outcome: Outcome  # what happened (its status() is the CSV's grading_status)
     scores: dict[str, float]  # question -> points earned
     details: dict[str, dict] = field(default_factory=dict)  # question -> verify's cases and warnings
     cell_errors: list[dict] = field(default_factory=list)  # cells that raised, from the execution
@@ -40,6 +43,10 @@ class GradeResult:
     @property
     def executed(self) -> bool:
         return self.how == "executed"
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status()
 
     @property
     def total(self) -> float:
@@ -105,105 +112,77 @@ def _fence(text: str) -> str:
     return f"{fence}\n{text}\n{fence}"
 
 
-def status_kind(status: str) -> str:
-    """A coarse category of a grading_status, for the class summary."""
-    kinds = (
-        ("ok", "ok"),
-        ("timeout", "timeout"),
-        ("memory limit", "memory limit"),
-        ("disk limit", "disk limit"),
-        ("kernel died", "kernel died"),
-        ("grader error", "grader error"),
-        ("wrong assignment", "wrong assignment"),
-    )
-    for prefix, kind in kinds:
-        if status == prefix or status.startswith(prefix + " ") or (prefix != "ok" and status.startswith(prefix)):
-            return kind
-    if "(cell timeout)" in status:
-        return "cell timeout (graded)"
-    if status.startswith("memory error"):
-        return "MemoryError (graded)"
-    return "not gradable"
-
+SUMMARY_KINDS = {
+    oc.OK: "ok",
+    oc.CELL_TIMEOUT: "cell timeout (graded)",
+    oc.MEMORY_ERROR: "MemoryError (graded)",
+    oc.TIMEOUT: "timeout",
+    oc.MEMORY: "memory limit",
+    oc.DISK: "disk limit",
+    oc.KERNEL_DIED: "kernel died",
+    oc.GRADER_ERROR: "grader error",
+    oc.WRONG_ASSIGNMENT: "wrong assignment",
+    oc.REJECTED: "not gradable",
+}
 
 SAVED_NOTE = (
     "\n\nCác câu đã được chạy `grader.check` trước khi notebook bị dừng vẫn được chấm; các câu sau đó được 0 điểm."
     "\n\n*The questions whose `grader.check` ran before the notebook was stopped were graded; the later ones got 0.*"
 )
 
+# What happened, and what to do — Vietnamese, then English.
+EXPLAIN = {
+    oc.CELL_TIMEOUT: (
+        "Một ô chạy quá thời gian cho phép nên đã bị ngắt; các ô còn lại vẫn chạy và được chấm. Tìm vòng lặp "
+        "không dừng trong ô đó.\n\n"
+        "*One cell ran past the per-cell time limit and was interrupted; the other cells ran and were graded. "
+        "Look for an endless loop in that cell.*"
+    ),
+    oc.MEMORY_ERROR: (
+        "Một ô xin quá nhiều bộ nhớ (MemoryError); các ô còn lại vẫn chạy và được chấm. Tìm mảng quá lớn.\n\n"
+        "*One cell asked for too much memory (MemoryError); the other cells ran and were graded. Look for an "
+        "oversized array.*"
+    ),
+    oc.TIMEOUT: (
+        "Notebook chạy quá thời gian cho phép nên đã bị dừng. Tìm vòng lặp không dừng hoặc ô chạy quá lâu; "
+        "chạy *Kernel → Restart & Run All* trước khi nộp.\n\n"
+        "*The notebook ran past the time limit and was stopped. Look for an endless loop or a cell that runs "
+        "too long; run Kernel → Restart & Run All before submitting.*"
+    ),
+    oc.MEMORY: (
+        "Notebook dùng quá giới hạn bộ nhớ nên đã bị dừng. Tìm mảng quá lớn (ví dụ `np.ones((60000, 60000))`).\n\n"
+        "*The notebook used more memory than allowed and was stopped. Look for an oversized array.*"
+    ),
+    oc.DISK: (
+        "Notebook ghi quá nhiều dữ liệu ra đĩa nên đã bị dừng. Tìm vòng lặp ghi tệp không dừng.\n\n"
+        "*The notebook wrote more to disk than allowed and was stopped. Look for a loop that writes files.*"
+    ),
+    oc.KERNEL_DIED: (
+        "Kernel Python bị dừng đột ngột (ví dụ `os._exit`, `exit()` trong mã C, hoặc lỗi của thư viện). "
+        "Xóa lệnh đó rồi chạy lại toàn bộ notebook.\n\n"
+        "*The Python kernel died (e.g. `os._exit`, or a crash in a library). Remove that call and run the "
+        "whole notebook again.*"
+    ),
+    oc.REJECTED: (
+        "Tệp nộp không phải là notebook của bài lab này. Nộp tệp `lab1.ipynb` đã lưu, hoặc tệp zip do "
+        "`grader.export()` tạo ra.\n\n"
+        "*The submitted file is not this lab's notebook. Submit your saved `lab1.ipynb`, or the zip that "
+        "`grader.export()` writes.*"
+    ),
+    oc.WRONG_ASSIGNMENT: (
+        "Notebook này thuộc bài khác (metadata `otter.assignment_name`). Hãy làm trên `lab1.ipynb` được phát.\n\n"
+        "*This notebook belongs to another assignment (metadata `otter.assignment_name`). Work in the released "
+        "`lab1.ipynb`.*"
+    ),
+    oc.GRADER_ERROR: (
+        "Bài nộp không chấm được; hãy báo cho giảng viên.\n\n*The submission could not be graded; tell your instructor.*"
+    ),
+}
 
-def _explain(status: str) -> str:
-    """What happened, and what to do — Vietnamese, then English."""
-    text = _explain_kind(status)
-    return text + SAVED_NOTE if status.endswith("graded on the answers saved before") else text
 
-
-def _explain_kind(status: str) -> str:
-    if "(cell timeout)" in status:
-        return (
-            "Một ô chạy quá thời gian cho phép nên đã bị ngắt; các ô còn lại vẫn chạy và được chấm. Tìm vòng lặp "
-            "không dừng trong ô đó.\n\n"
-            "*One cell ran past the per-cell time limit and was interrupted; the other cells ran and were graded. "
-            "Look for an endless loop in that cell.*"
-        )
-    if status.startswith("memory error"):
-        return (
-            "Một ô xin quá nhiều bộ nhớ (MemoryError); các ô còn lại vẫn chạy và được chấm. Tìm mảng quá lớn.\n\n"
-            "*One cell asked for too much memory (MemoryError); the other cells ran and were graded. Look for an "
-            "oversized array.*"
-        )
-    if status.startswith("timeout"):
-        return (
-            "Notebook chạy quá thời gian cho phép nên đã bị dừng. Tìm vòng lặp không dừng hoặc ô chạy quá lâu; "
-            "chạy *Kernel → Restart & Run All* trước khi nộp.\n\n"
-            "*The notebook ran past the time limit and was stopped. Look for an endless loop or a cell that runs "
-            "too long; run Kernel → Restart & Run All before submitting.*"
-        )
-    if status.startswith("memory"):
-        return (
-            "Notebook dùng quá giới hạn bộ nhớ nên đã bị dừng. Tìm mảng quá lớn (ví dụ `np.ones((60000, 60000))`).\n\n"
-            "*The notebook used more memory than allowed and was stopped. Look for an oversized array.*"
-        )
-    if status.startswith("disk limit"):
-        return (
-            "Notebook ghi quá nhiều dữ liệu ra đĩa nên đã bị dừng. Tìm vòng lặp ghi tệp không dừng.\n\n"
-            "*The notebook wrote more to disk than allowed and was stopped. Look for a loop that writes files.*"
-        )
-    if status.startswith("kernel died"):
-        return (
-            "Kernel Python bị dừng đột ngột (ví dụ `os._exit`, `exit()` trong mã C, hoặc lỗi của thư viện). "
-            "Xóa lệnh đó rồi chạy lại toàn bộ notebook.\n\n"
-            "*The Python kernel died (e.g. `os._exit`, or a crash in a library). Remove that call and run the "
-            "whole notebook again.*"
-        )
-    if status.startswith(
-        (
-            "not a notebook",
-            "empty",
-            "not a zip",
-            "not a submission",
-            "unsafe zip",
-            "unreadable zip",
-            "too large",
-            "not graded",
-        )
-    ):
-        return (
-            "Tệp nộp không phải là notebook của bài lab này. Nộp tệp `lab1.ipynb` đã lưu, hoặc tệp zip do "
-            "`grader.export()` tạo ra.\n\n"
-            "*The submitted file is not this lab's notebook. Submit your saved `lab1.ipynb`, or the zip that "
-            "`grader.export()` writes.*"
-        )
-    if status.startswith("wrong assignment"):
-        return (
-            "Notebook này thuộc bài khác (metadata `otter.assignment_name`). Hãy làm trên `lab1.ipynb` được phát.\n\n"
-            "*This notebook belongs to another assignment (metadata `otter.assignment_name`). Work in the released "
-            "`lab1.ipynb`.*"
-        )
-    return (
-        "Bài nộp không chấm được; hãy báo cho giảng viên.\n\n"
-        "*The submission could not be graded; tell your instructor.*"
-    )
+def explain(outcome: Outcome) -> str:
+    text = EXPLAIN.get(outcome.kind, EXPLAIN[oc.GRADER_ERROR])
+    return text + SAVED_NOTE if outcome.stopped else text
 
 
 def feedback_text(plan: dict, result: GradeResult, assignment: str = "") -> str:
@@ -218,8 +197,8 @@ def feedback_text(plan: dict, result: GradeResult, assignment: str = "") -> str:
         f"- **Trạng thái / Status:** {result.status}",
         "",
     ]
-    if result.status != "ok":
-        lines += [_explain(result.status), ""]
+    if result.outcome.kind != oc.OK:
+        lines += [explain(result.outcome), ""]
     if result.running and result.running.get("cell") is not None:
         code = f": `{result.running['line']}`" if result.running.get("line") else ""
         lines += [f"Ô đang chạy khi bị dừng / Cell running when stopped: {result.running['cell'] + 1}{code}", ""]
@@ -278,7 +257,7 @@ def summary_data(plan: dict, results: list[GradeResult]) -> dict[str, Any]:
     totals = [r.total for r in results]
     statuses: dict[str, int] = {}
     for r in results:
-        key = status_kind(r.status)
+        key = SUMMARY_KINDS[r.outcome.kind]
         statuses[key] = statuses.get(key, 0) + 1
     return {
         "submissions": n,

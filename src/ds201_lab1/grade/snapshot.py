@@ -13,7 +13,8 @@ Per question it writes ``<out>/<question>/manifest.json`` plus files:
   ``allow_pickle=False`` (object arrays are refused);
 - Keras models: ``model.json`` (architecture) + one ``w<i>.npy`` per weight (``get_weights()``
   order; ``.npy`` only, so the trusted side never parses HDF5 written here) + ``training.json``
-  (optimizer class, learning rate, iterations, loss, number of weights);
+  (optimizer class, learning rate, iterations, loss, number of weights), in
+  ``<out>/models/m<digest>/``: once per distinct model, however many questions take it;
 - functions: their outputs on the probe inputs the grader listed (given in the spec), so the
   trusted side can replay them without running student code;
 - ``.keras`` files the tests open: the model they hold, saved as above;
@@ -24,6 +25,7 @@ Nothing here is trusted by the grader: the verifier re-validates every file it r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -67,9 +69,10 @@ def snapshot({params}):
 class _Writer:
     """Encodes values into type-tagged JSON, writing arrays and models as files in ``folder``."""
 
-    def __init__(self, folder: str, probes: dict[str, list[dict]]):
+    def __init__(self, folder: str, probes: dict[str, list[dict]], models: str | None = None):
         self.folder = folder
         self.probes = probes
+        self.models = models or os.path.join(os.path.dirname(folder), "models")
         self.count = 0
 
     def _file(self, suffix: str) -> str:
@@ -148,26 +151,35 @@ class _Writer:
         return {"t": tag, "file": fname}
 
     def _model(self, model: Any) -> dict:
-        sub = self._file("")
-        path = os.path.join(self.folder, sub)
-        os.makedirs(path)
+        """Architecture + weights + training state, written once per distinct model (by content) into
+        the shared ``models`` folder: the questions that take the same model point at one copy."""
         try:
             config = model.to_json()
-            weights = model.get_weights()
-            for i, w in enumerate(weights):
-                np.save(os.path.join(path, f"w{i}.npy"), np.asarray(w), allow_pickle=False)
+            weights = [np.asarray(w) for w in model.get_weights()]
         except Exception as e:  # an unbuilt or exotic model: say so, the check will report it
-            shutil.rmtree(path, ignore_errors=True)
             return {
                 "t": "opaque",
                 "type": _type_name(model),
                 "reason": f"could not be saved: {type(e).__name__}: {e}"[:500],
             }
-        with open(os.path.join(path, "model.json"), "w") as f:
-            f.write(config)
-        with open(os.path.join(path, "training.json"), "w") as f:
-            json.dump({**_training_state(model), "weights": len(weights)}, f)
-        return {"t": "keras_model", "dir": sub}
+        training = json.dumps({**_training_state(model), "weights": len(weights)})
+        digest = hashlib.sha256(config.encode() + b"\0" + training.encode())
+        for w in weights:
+            digest.update(f"{w.dtype.str}{w.shape}".encode() + np.ascontiguousarray(w).tobytes())
+        name = "m" + digest.hexdigest()[:24]
+        final = os.path.join(self.models, name)
+        if not os.path.isdir(final):
+            tmp = final + ".tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp)
+            for i, w in enumerate(weights):
+                np.save(os.path.join(tmp, f"w{i}.npy"), w, allow_pickle=False)
+            with open(os.path.join(tmp, "model.json"), "w") as f:
+                f.write(config)
+            with open(os.path.join(tmp, "training.json"), "w") as f:
+                f.write(training)
+            os.rename(tmp, final)
+        return {"t": "keras_model", "dir": name}
 
     def _function(self, func: Any, name: str | None) -> dict:
         calls = []

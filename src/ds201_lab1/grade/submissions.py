@@ -4,7 +4,7 @@ A submission is a notebook (``.ipynb``) or an otter export (``.zip`` holding one
 one never executes, extracts or unpickles anything: a zip is read in memory and only its single
 notebook member is read (a member with ``..``, an absolute path or a symlink cannot be it and is
 ignored; an oversized notebook is refused); ``.OTTER_LOG`` (a pickle) is never opened. A malformed submission is not an error of the batch: it
-gets a ``status`` that says what is wrong and is graded 0.
+gets an :class:`.Outcome` that says what is wrong and is graded 0.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ import json
 import re
 import stat
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from . import outcome as oc
+from .outcome import Outcome
 
 SUFFIXES = (".ipynb", ".zip")
 MAX_SUBMISSION_BYTES = 200 * 2**20  # a zip or notebook larger than this is refused
@@ -34,12 +37,7 @@ class Submission:
     sha256: str = ""
     notebook: dict[str, Any] | None = None  # the parsed notebook (nbformat 4), None when rejected
     notebook_name: str = "submission.ipynb"
-    status: str | None = None  # None: gradable; otherwise why it is graded 0
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def gradable(self) -> bool:
-        return self.status is None
+    rejected: Outcome | None = None  # None: gradable; otherwise why it is graded 0
 
 
 def discover(root: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
@@ -66,24 +64,27 @@ def read_submission(path: Path, root: Path, assignment_name: str | None) -> Subm
     """Read ``path`` and decide whether it can be graded; never raises for a bad file."""
     sub = Submission(path=path, name=path.resolve().relative_to(root.resolve()).as_posix())
     if path.is_symlink():
-        sub.status = "not graded: the submission is a symlink; copy the file itself into the folder"
+        sub.rejected = Outcome(
+            oc.REJECTED, "not graded: the submission is a symlink; copy the file itself into the folder"
+        )
         return sub
     size = path.stat().st_size
     if size > MAX_SUBMISSION_BYTES:
-        sub.status = f"too large: {size / 2**20:.0f} MiB (limit {MAX_SUBMISSION_BYTES // 2**20} MiB)"
+        sub.rejected = Outcome(
+            oc.REJECTED, f"too large: {size / 2**20:.0f} MiB (limit {MAX_SUBMISSION_BYTES // 2**20} MiB)"
+        )
         return sub
     data = path.read_bytes()
     sub.sha256 = sha256_bytes(data)
     if path.suffix.lower() == ".zip":
-        nb_bytes, nb_name, problem = notebook_from_zip(data, sub.warnings)
+        nb_bytes, nb_name, problem = notebook_from_zip(data)
         if problem:
-            sub.status = problem
+            sub.rejected = Outcome(oc.REJECTED, problem)
             return sub
         sub.notebook_name = nb_name
     else:
         nb_bytes, sub.notebook_name = data, path.name
-    nb, problem = parse_notebook(nb_bytes, assignment_name)
-    sub.notebook, sub.status = nb, problem
+    sub.notebook, sub.rejected = parse_notebook(nb_bytes, assignment_name)
     return sub
 
 
@@ -100,14 +101,15 @@ def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def notebook_from_zip(data: bytes, ignored: list[str] | None = None) -> tuple[bytes, str, str | None]:
+def notebook_from_zip(data: bytes) -> tuple[bytes, str, str | None]:
     """The single notebook of an otter export zip: ``(bytes, file name, problem or None)``.
 
     Only that member is ever read, in memory. Members that could not be the notebook (``..`` or an
-    absolute path, a symlink) are listed in ``ignored``; the rest (``.OTTER_LOG``, data files,
-    anything that tries to shadow the instructor's files) are simply never opened.
+    absolute path, a symlink) are ignored (and named when no notebook is left); the rest
+    (``.OTTER_LOG``, data files, anything that tries to shadow the instructor's files) are simply
+    never opened.
     """
-    ignored = [] if ignored is None else ignored
+    ignored: list[str] = []
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as e:
@@ -144,8 +146,22 @@ def notebook_from_zip(data: bytes, ignored: list[str] | None = None) -> tuple[by
         return content, PurePosixPath(info.filename).name, None
 
 
-def parse_notebook(data: bytes, assignment_name: str | None) -> tuple[dict[str, Any] | None, str | None]:
-    """Parse and check a notebook: ``(notebook, None)`` or ``(None, status)``."""
+def parse_notebook(data: bytes, assignment_name: str | None) -> tuple[dict[str, Any] | None, Outcome | None]:
+    """Parse and check a notebook: ``(notebook, None)`` or ``(None, why it is rejected)``."""
+    nb, problem = _parse(data)
+    if nb is None:
+        return None, Outcome(oc.REJECTED, problem)
+    got = (nb.get("metadata", {}).get("otter") or {}).get("assignment_name")
+    if assignment_name and got != assignment_name:
+        if got is None:
+            detail = f"none (metadata.otter.assignment_name is missing; expected {assignment_name!r})"
+        else:
+            detail = f"{got!r} (expected {assignment_name!r})"
+        return None, Outcome(oc.WRONG_ASSIGNMENT, detail)
+    return nb, None
+
+
+def _parse(data: bytes) -> tuple[dict[str, Any] | None, str]:
     import nbformat
 
     if not data.strip():
@@ -166,12 +182,4 @@ def parse_notebook(data: bytes, assignment_name: str | None) -> tuple[dict[str, 
         return None, f"not a notebook: {type(e).__name__}: {str(e)[:200]}"
     if not any(c.get("cell_type") == "code" and str(c.get("source", "")).strip() for c in nb.cells):
         return None, "empty notebook: no code cell has any code"
-    got = (nb.get("metadata", {}).get("otter") or {}).get("assignment_name")
-    if assignment_name and got != assignment_name:
-        if got is None:
-            return (
-                None,
-                f"wrong assignment: none (metadata.otter.assignment_name is missing; expected {assignment_name!r})",
-            )
-        return None, f"wrong assignment: {got!r} (expected {assignment_name!r})"
-    return nb, None
+    return nb, ""

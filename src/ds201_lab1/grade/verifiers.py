@@ -1,11 +1,10 @@
-"""The trusted stage, parent side: one long-lived ``verify serve`` process per job.
+"""The trusted stage, parent side: one long-lived ``verify`` process per job.
 
-A run starts them all before any notebook executes. The first one writes the plan (which values
-each question needs), while the others import TensorFlow and load the checks' copy of the data;
-the first one does the same next, while the first notebooks run. Each submission is then one
-request to an idle process, answered in about a second — no TensorFlow import per submission. A
-process that passes the time or memory limit, or dies, is killed with its whole tree and a fresh
-one takes its place for the next submission.
+A run starts them all before any notebook executes; each imports TensorFlow and loads the checks'
+copy of the data while the first notebooks run. Each submission is then one request line to an idle
+process and one answer line back, with the results — no TensorFlow import per submission. A process
+that passes the time or memory limit, or dies, is killed with its whole tree and a fresh one takes
+its place for the next submission.
 """
 
 from __future__ import annotations
@@ -21,21 +20,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import execute
+from . import processes
 
 
 class Verifier:
-    """One ``python -m ds201_lab1.grade.verify serve`` process and its request/answer lines."""
+    """One ``python -m ds201_lab1.grade.verify`` process and its request/answer lines."""
 
-    def __init__(self, autograder: Path, plan: Path, env: dict[str, str], log: Path, memory_bytes: int):
-        self.autograder, self.plan, self.env, self.log, self.memory_bytes = autograder, plan, env, log, memory_bytes
+    def __init__(self, autograder: Path, plan: Path, env: dict[str, str], work: Path, memory_bytes: int):
+        self.autograder, self.plan, self.env, self.memory_bytes = autograder, plan, env, memory_bytes
+        self.log, self.workdir = work.with_suffix(".log"), work
         self.proc: subprocess.Popen | None = None
         self.ready = False
         self._buffer = b""
 
-    def start(self, make_plan: bool = False) -> None:
-        cmd = [sys.executable, "-m", "ds201_lab1.grade.verify", "serve", "--autograder", str(self.autograder)]
-        cmd += ["--plan", str(self.plan), *(["--make-plan"] if make_plan else [])]
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "ds201_lab1.grade.verify", "--autograder", str(self.autograder)]
+        cmd += ["--plan", str(self.plan), "--workdir", str(self.workdir)]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd,
@@ -46,7 +46,7 @@ class Verifier:
                 stderr=log,
                 start_new_session=True,
             )
-        execute.track(self.proc)
+        processes.track(self.proc)
         self.ready, self._buffer = False, b""
 
     def _answer(self, deadline: float) -> tuple[dict | None, str]:
@@ -58,16 +58,16 @@ class Verifier:
         while b"\n" not in self._buffer:
             if time.monotonic() > deadline:
                 why = "the time limit"
-            elif self.memory_bytes and execute.tree_rss(proc.pid) > self.memory_bytes:
+            elif self.memory_bytes and processes.tree_rss(proc.pid) > self.memory_bytes:
                 why = "the memory limit"
             if why:
                 break
             readable, _, _ = select.select([fd], [], [], 0.2)
             if readable:
-                chunk = os.read(fd, 65536)
+                chunk = os.read(fd, 1 << 20)
                 if not chunk:
                     proc.wait()
-                    why = f"an exit with code {proc.returncode}: {execute._log_tail(self.log)}"
+                    why = f"an exit with code {proc.returncode}: {processes.log_tail(self.log)}"
                     break
                 self._buffer += chunk
         if why:
@@ -81,49 +81,41 @@ class Verifier:
             return None, f"an unreadable answer {line[:100]!r}"
         return (answer, "") if isinstance(answer, dict) else (None, "an unreadable answer")
 
-    def wait_ready(self, timeout: float) -> str:
-        """``""`` once the process has its plan, else why it has none."""
-        if self.proc is None:
-            self.start()
-        if not self.ready:
-            answer, why = self._answer(time.monotonic() + timeout)
-            self.ready = bool(answer and answer.get("ready"))
-            if not self.ready:
-                return why or f"unexpected first line {answer!r}"
-        return ""
-
-    def verify(self, artifacts: Path, workdir: Path, out: Path, timeout: float) -> tuple[dict | None, str]:
-        """Grade one execution's artifacts: ``(results, "")`` or ``(None, problem)``."""
+    def verify(self, artifacts: Path, timeout: float) -> tuple[dict | None, str]:
+        """Grade one execution's artifacts: ``(results per question, "")`` or ``(None, problem)``."""
         deadline = time.monotonic() + timeout
         if self.proc is not None and self.proc.poll() is not None:
             self.stop()  # it died since its last answer: start a fresh one
-        why = self.wait_ready(timeout)
-        if why:
-            return None, f"grader error: the verifier stopped ({why})"[:300]
+        if self.proc is None:
+            self.start()
+        if not self.ready:
+            answer, why = self._answer(deadline)
+            self.ready = bool(answer and answer.get("ready"))
+            if not self.ready:
+                return None, f"the verifier stopped ({why or f'unexpected first line {answer!r}'})"
         assert self.proc is not None and self.proc.stdin is not None
-        request = {"artifacts": str(artifacts), "workdir": str(workdir), "out": str(out)}
         try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.write((json.dumps({"artifacts": str(artifacts)}) + "\n").encode())
             self.proc.stdin.flush()
         except OSError as e:
             self.stop()
-            return None, f"grader error: the verifier is gone ({e})"
+            return None, f"the verifier is gone ({e})"
         answer, why = self._answer(deadline)
         if answer is None:
-            return None, f"grader error: verifying hit {why}"[:300]
-        if "error" in answer or not out.is_file():
-            return None, f"grader error: verify failed: {answer.get('error', 'no results written')}"[:300]
-        return json.loads(out.read_text()), ""
+            return None, f"verifying hit {why}"
+        if not isinstance(answer.get("questions"), dict):
+            return None, f"verify failed: {answer.get('error', 'no results')}"
+        return answer["questions"], ""
 
     def stop(self) -> None:
         if self.proc is not None:
-            execute.kill_tree(self.proc)
-            execute.untrack(self.proc)
+            processes.kill_tree(self.proc)
+            processes.untrack(self.proc)
             self.proc = None
             self.ready = False
 
     def close(self) -> None:
-        """End the process. Every answer is on disk already; TensorFlow's orderly exit takes seconds."""
+        """End the process. Every answer is in already; TensorFlow's orderly exit takes seconds."""
         if self.proc is not None and self.proc.stdin:
             try:
                 self.proc.stdin.close()
@@ -135,31 +127,17 @@ class Verifier:
 class VerifyPool:
     """``size`` verifiers; :meth:`worker` lends an idle one (the caller's thread waits for one)."""
 
-    def __init__(self, size: int, autograder: Path, work: Path, env: dict[str, str], memory_bytes: int):
-        self.plan_path = work / "plan.json"
-        self.all = [
-            Verifier(autograder, self.plan_path, env, work / f"verify-{i}.log", memory_bytes) for i in range(size)
-        ]
+    def __init__(self, size: int, autograder: Path, plan: Path, env: dict[str, str], memory_bytes: int):
+        work = plan.parent
+        self.all = [Verifier(autograder, plan, env, work / f"verify-{i}", memory_bytes) for i in range(size)]
         self.idle: queue.Queue[Verifier] = queue.Queue()
-
-    def launch(self) -> None:
-        """Start every verifier; the first writes the plan (the caller may do other work meanwhile)."""
-        self.plan_path.unlink(missing_ok=True)
-        for i, v in enumerate(self.all):
-            v.start(make_plan=i == 0)
-
-    def start(self, timeout: float = 600) -> dict:
-        """Wait for the plan (launching first if needed); return it. The verifiers become idle workers."""
-        first = self.all[0]
-        if first.proc is None:
-            self.launch()
-        why = first.wait_ready(timeout)
-        if why:
-            self.close()
-            raise SystemExit(f"reading the autograder's tests failed ({why}); see {first.log}")
         for v in self.all:
             self.idle.put(v)
-        return json.loads(self.plan_path.read_text())
+
+    def launch(self) -> None:
+        """Start every verifier now: they warm up while the caller does other work."""
+        for v in self.all:
+            v.start()
 
     @contextmanager
     def worker(self) -> Iterator[Verifier]:

@@ -1,0 +1,173 @@
+"""Process trees: start one in its own group, watch its wall clock, memory and disk, kill it whole.
+
+Every process the grader starts (sandboxed workers, verifiers) is tracked here, so that Ctrl-C
+(:func:`stop_all`) kills every tree at once and no new one starts afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass
+class Supervised:
+    returncode: int | None
+    killed: str | None  # None, "timeout", "memory" or "disk"
+    elapsed: float
+    peak_rss: int
+
+
+class Stopped(Exception):
+    """The run is being interrupted: no new process is started."""
+
+
+_ACTIVE: set[subprocess.Popen] = set()
+_ACTIVE_LOCK = threading.Lock()
+STOPPING = threading.Event()
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        top = psutil.Process(pid)
+        return [top, *top.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def tree_rss(pid: int) -> int:
+    total = 0
+    for p in _tree(pid):
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the regular files under ``folder`` (not following links)."""
+    total = 0
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group, then every descendant still found (some start their own group)."""
+    procs = _tree(proc.pid)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    proc.wait()
+
+
+def track(proc: subprocess.Popen) -> None:
+    """Count ``proc`` among the trees :func:`stop_all` kills (for processes not run by :func:`supervise`)."""
+    with _ACTIVE_LOCK:
+        _ACTIVE.add(proc)
+    if STOPPING.is_set():
+        kill_tree(proc)
+        raise Stopped("interrupted")
+
+
+def untrack(proc: subprocess.Popen) -> None:
+    with _ACTIVE_LOCK:
+        _ACTIVE.discard(proc)
+
+
+def stop_all() -> None:
+    """Kill every tracked process tree now (Ctrl-C); no new one starts afterwards."""
+    STOPPING.set()
+    with _ACTIVE_LOCK:
+        procs = list(_ACTIVE)
+    for proc in procs:
+        kill_tree(proc)
+
+
+def log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])[-300:]
+
+
+def supervise(
+    cmd: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float,
+    memory_bytes: int,
+    log: Path,
+    poll: float = 0.1,
+    disk: tuple[Path, int] | None = None,
+    pass_fds: tuple[int, ...] = (),
+) -> Supervised:
+    """Run ``cmd`` in its own process group; kill the whole tree at ``timeout`` s, ``memory_bytes`` RSS,
+    or (``disk=(folder, bytes)``) when the files under ``folder`` pass ``bytes``."""
+    next_disk_check = 0.0
+    start = time.monotonic()
+    with _ACTIVE_LOCK:
+        if STOPPING.is_set():
+            raise Stopped("interrupted")
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                cmd,
+                env=env,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                pass_fds=pass_fds,
+            )
+        _ACTIVE.add(proc)
+    killed, peak = None, 0
+    try:
+        while True:
+            try:
+                proc.wait(timeout=poll)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if timeout and time.monotonic() - start > timeout:
+                killed = "timeout"
+            else:
+                rss = tree_rss(proc.pid)
+                peak = max(peak, rss)
+                if memory_bytes and rss > memory_bytes:
+                    killed = "memory"
+                elif disk and time.monotonic() > next_disk_check:
+                    next_disk_check = time.monotonic() + 2
+                    if folder_bytes(disk[0]) > disk[1]:
+                        killed = "disk"
+            if killed:
+                kill_tree(proc)
+                break
+    except BaseException:
+        kill_tree(proc)
+        raise
+    finally:
+        untrack(proc)
+    if STOPPING.is_set():
+        raise Stopped("interrupted")
+    return Supervised(proc.returncode, killed, time.monotonic() - start, peak)
