@@ -7,8 +7,7 @@ PY     := $(VENV)/bin/python
 SHARED_DATA ?= ../shared/data
 SUBMISSIONS ?= submissions
 OUT         ?= grades
-JOBS        ?= 1
-TIMEOUT     ?= 900
+JOBS        ?=
 GRADE_ARGS  ?=
 BENCH_ARGS  ?=
 
@@ -30,9 +29,10 @@ assignment: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
-## Grade every .ipynb / otter export .zip under $(SUBMISSIONS) into $(OUT), without Docker.
+## Grade every .ipynb / otter export .zip under $(SUBMISSIONS) into $(OUT), without Docker
+## (JOBS=N for -j N; every other option, and the defaults, are the grader's own: GRADE_ARGS="--help").
 grade: $(VENV)/.installed
-	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" -j $(JOBS) --timeout $(TIMEOUT) $(GRADE_ARGS)
+	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" $(if $(JOBS),-j $(JOBS)) $(GRADE_ARGS)
 
 ## Lay out the offline dataset cache from $(SHARED_DATA) (no dataset host is reachable here), then
 ## expand it in place into memory-mappable .npy folders (the grader links them into OUT/.data).
@@ -43,7 +43,7 @@ data: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests tools bench assignment
 
-## Re-measure the accuracy spread across seeds behind the thresholds (≈ 25 min here).
+## Re-measure the accuracy spread across seeds behind the thresholds (README: Teaching assistants).
 thresholds: $(VENV)/.installed
 	$(PY) tools/measure_thresholds.py --seeds 0 1 2 3 4
 

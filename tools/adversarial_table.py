@@ -215,8 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def digest(path: Path) -> str:
+    """The first 12 hex digits of a file's sha256: what the table records of its inputs (and a test checks)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
 def header(points: dict[str, float], graded: harness.Graded, submissions: int, autograder: Path) -> list[str]:
-    digest = hashlib.sha256(autograder.read_bytes()).hexdigest()[:12]
     return [
         "# The adversarial corpus: what each attack gets",
         "",
@@ -230,7 +234,8 @@ def header(points: dict[str, float], graded: harness.Graded, submissions: int, a
         "",
         f"Project's grader: `python -m ds201_lab1.grade SUBS OUT {' '.join(harness.GRADER_ARGS)}`, one run over the "
         f"batch and one per case that attacks its neighbours ({len(graded.runs)} runs, {graded.elapsed:.0f} s). "
-        f"`otter run`: otter-grader 7.0.0. Both with `autograder/lab1-autograder.zip` (sha256 {digest}…); "
+        f"`otter run`: otter-grader 7.0.0. Both with `autograder/lab1-autograder.zip` (sha256 {digest(autograder)}…) "
+        f"and `tests/adversarial/cases.py` (sha256 {digest(Path(cases.__file__))}…); "
         f"`otter run` on {submissions} submissions one by one, "
         f"each under a {OTTER_CAP_SECONDS} s cap and a {OTTER_MEMORY_BYTES // 2**30} GiB memory cap, in its own "
         "temporary, home and data folders.",

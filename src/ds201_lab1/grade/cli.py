@@ -211,12 +211,15 @@ class Run:
             dict.fromkeys(self.plan["questions"], 0.0),
             cell_errors=ex.meta.get("errors", []),
             how="cached" if ex.reused else "executed",
+            seconds={} if ex.reused else dict(ex.meta.get("seconds", {})),
         )
         if ex.outcome.stopped:
             result.running = ex.meta.get("running")
         if ex.outcome.graded and ex.artifacts is not None:
             with self.verifiers.worker() as verifier:
+                verifying = time.monotonic()
                 questions, problem = verifier.verify(ex.artifacts, self.args.verify_timeout)
+                result.seconds["verify"] = round(time.monotonic() - verifying, 2)
             if questions is None:
                 result.outcome = oc.grader_error(problem)
             else:
@@ -304,7 +307,7 @@ class Results:
         report.write_csv(out / "final_grades.csv", plan, self.items)
         report.write_feedback(out / "feedback", plan, r)
         entry = {"run": self.run_id, "file": r.file, "status": r.status, "how": r.how, "total": r.total}
-        self.log.write(json.dumps({**entry, "elapsed": round(r.elapsed, 2)}) + "\n")
+        self.log.write(json.dumps({**entry, "elapsed": round(r.elapsed, 2), "seconds": r.seconds}) + "\n")
         self.log.flush()
         self.progress.finish(r)
 

@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,13 @@ def read_meta(path: Path) -> dict:
         items = raw.get(key) if isinstance(raw.get(key), list) else []
         return [w for w in (where(e) for e in items[:200]) if w]
 
+    seconds = raw.get("seconds") if isinstance(raw.get("seconds"), dict) else {}
     return {
+        "seconds": {
+            str(k)[:40]: float(v)
+            for k, v in list(seconds.items())[:10]
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1e7
+        },
         "errors": places("errors"),
         "cell_timeouts": places("cell_timeouts"),
         "kernel_died": raw.get("kernel_died") is True,
@@ -188,8 +195,10 @@ def execute(sha256: str, notebook: dict, notebook_name: str, settings: Settings,
     folder = Path(tempfile.mkdtemp(prefix=f"{sha256[:12]}-", dir=settings.scratch))
     uid = isolation.acquire_uid()
     meta_fd = -1
+    began = time.monotonic()
     try:
         spec = prepare_scratch(folder, notebook, notebook_name, settings, mode, uid)
+        prepared = time.monotonic() - began
         if mode == "none":
             Path(spec["tmp"]).mkdir()
         # The worker's notes go through a file descriptor to a file the sandbox cannot see: the
@@ -212,11 +221,15 @@ def execute(sha256: str, notebook: dict, notebook_name: str, settings: Settings,
         )
         meta = read_meta(meta_path)
         meta["peak_rss"] = run.peak_rss
+        meta["seconds"] = {"prepare": round(prepared, 2), "worker": round(run.elapsed, 2), **meta["seconds"]}
         result = _outcome(run, meta, limits, folder / "worker.log")
         if result.kind == oc.GRADER_ERROR:  # not the submission's doing: never cached, tried again next run
             return Execution(result, None, meta, run.elapsed)
         artifacts = Path(spec["work"]) / "_ds201" / "artifacts"
-        return cache.commit(sha256, result, artifacts if result.graded else None, meta, run.elapsed)
+        committing = time.monotonic()
+        ex = cache.commit(sha256, result, artifacts if result.graded else None, meta, run.elapsed)
+        meta["seconds"]["commit"] = round(time.monotonic() - committing, 2)
+        return ex
     finally:
         if meta_fd >= 0:
             os.close(meta_fd)

@@ -39,6 +39,7 @@ class GradeResult:
     running: dict | None = None  # the cell running when the execution was stopped (timeout, memory, death)
     how: str = "rejected"  # "executed" in this run, "cached" (execution reused), "rejected" (never executed)
     elapsed: float = 0.0  # seconds this run spent on it
+    seconds: dict[str, float] = field(default_factory=dict)  # where they went (grading-log.jsonl, the bench)
 
     @property
     def executed(self) -> bool:

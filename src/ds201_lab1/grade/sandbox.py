@@ -311,6 +311,8 @@ def run_notebook(spec: dict) -> dict:
     }
     _write_meta(meta_path, meta)
     start = time.monotonic()
+    seconds: dict[str, float] = {}  # where the time went, for the bench
+    meta["seconds"] = seconds
     cell_timeout = spec.get("cell_timeout")
     graders = {id(c) for c, original in cells if original is None}
     client = NotebookClient(
@@ -327,6 +329,7 @@ def run_notebook(spec: dict) -> dict:
     stop_reaper, protected = threading.Event(), set()
     try:
         with client.setup_kernel(env=kernel_env):
+            seconds["kernel start"] = round(time.monotonic() - start, 2)
             kernel = _kernel_pid(client)
             if kernel is not None:
                 protected.add(kernel)
@@ -343,6 +346,8 @@ def run_notebook(spec: dict) -> dict:
                 except DeadKernelError:
                     meta["kernel_died"] = True
                     break
+                part = "student cells" if original is not None else "grader cells"
+                seconds[part] = round(seconds.get(part, 0.0) + time.monotonic() - began, 2)
                 if cell_timeout and original is not None and time.monotonic() - began >= cell_timeout:
                     meta["cell_timeouts"].append(where)  # nbclient interrupted it; the notebook went on
                 for out in cell.get("outputs", []):
