@@ -19,11 +19,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from ds201_lab1 import spec
+
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = ROOT / "student"
 AUTOGRADER = ROOT / "autograder"
 ZIP = AUTOGRADER / "lab1-autograder.zip"
-MODELS = ("model", "model_1", "model_2", "model_2_new", "model_cifar", "model_3")
+MODELS = tuple(variable for variable, _ in spec.MODELS.values())
 
 SAVE_ARTIFACTS = """
 import glob as _glob, json as _json, os as _os

@@ -7,7 +7,7 @@ import re
 
 from conftest import ROOT
 
-from ds201_lab1.checks import ACCURACY_THRESHOLDS
+from ds201_lab1.spec import ACCURACY_THRESHOLDS
 
 
 def _table_rows() -> dict[str, list[str]]:
