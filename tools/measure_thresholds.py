@@ -22,23 +22,14 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from ds201_lab1 import build  # noqa: E402
-from ds201_lab1.checks import ACCURACY_THRESHOLDS  # noqa: E402
-
-MODELS = {  # threshold key -> (variable, test data as the checks prepare it)
-    "base": ("model", "mnist_vectors(False)"),
-    "ex1": ("model_1", "mnist_vectors(False)"),
-    "ex2": ("model_2", "mnist_vectors(False)"),
-    "ex3": ("model_2_new", "mnist_vectors(True)"),
-    "ex5": ("model_cifar", "cifar_vectors()"),
-    "ex6": ("model_3", "mnist_vectors(True)"),
-}
+from ds201_lab1.spec import ACCURACY_THRESHOLDS, MODELS  # noqa: E402
 
 PROBE = """
 import json as _json
-from ds201_lab1 import checks as _c
+from ds201_lab1 import checks as _c, spec as _spec
 _acc = {}
-for _key, (_var, _data) in %s.items():
-    _acc[_key] = _c.accuracy_of(globals()[_var], *eval("_c." + _data))
+for _key, (_var, _variant) in _spec.MODELS.items():
+    _acc[_key] = _c.accuracy_of(globals()[_var], *_c.evaluation_data(_variant))
 print(_json.dumps(_acc))
 """
 
@@ -49,7 +40,7 @@ def run_seed(nb_path: Path, seed: int) -> dict:
         if cell.cell_type == "code":
             cell.source = re.sub(r"(?m)^SEED = \d+$", f"SEED = {seed}", cell.source)
     start = time.perf_counter()
-    acc = build.run_notebook(nb, nb_path.parent / "tests", PROBE % json.dumps(MODELS), timeout=3600)
+    acc = build.run_notebook(nb, nb_path.parent / "tests", PROBE, timeout=3600)
     return {"seed": seed, "seconds": round(time.perf_counter() - start, 1), "accuracy": acc}
 
 
