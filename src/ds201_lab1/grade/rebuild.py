@@ -29,77 +29,24 @@ UNSAVED_MODULE = "ds201_lab1.grade.unsaved"
 # ---------------------------------------------------------------------------------------------
 # What a rebuilt model may contain
 # ---------------------------------------------------------------------------------------------
-ALLOWED_LAYERS = {"InputLayer", "Dense", "Dropout", "Flatten", "Activation", "BatchNormalization", "Reshape"}
+ALLOWED_LAYERS = set("InputLayer Dense Dropout Flatten Activation BatchNormalization Reshape".split())
 ALLOWED_MODELS = {"Sequential", "Functional"}
-ALLOWED_HELPERS = {
-    "DTypePolicy",
-    "FloatDTypePolicy",
-    "__keras_tensor__",
-    # initializers
-    "GlorotUniform",
-    "GlorotNormal",
-    "HeUniform",
-    "HeNormal",
-    "LecunUniform",
-    "LecunNormal",
-    "Zeros",
-    "Ones",
-    "Constant",
-    "RandomNormal",
-    "RandomUniform",
-    "TruncatedNormal",
-    "Orthogonal",
-    "Identity",
-    "VarianceScaling",
-    # regularizers and constraints
-    "L1",
-    "L2",
-    "L1L2",
-    "OrthogonalRegularizer",
-    "MaxNorm",
-    "MinMaxNorm",
-    "NonNeg",
-    "UnitNorm",
-}
-ALLOWED_ACTIVATIONS = {
-    "linear",
-    "relu",
-    "sigmoid",
-    "softmax",
-    "tanh",
-    "elu",
-    "selu",
-    "softplus",
-    "softsign",
-    "swish",
-    "silu",
-    "gelu",
-    "exponential",
-    "hard_sigmoid",
-    "hard_silu",
-    "hard_swish",
-    "leaky_relu",
-    "relu6",
-    "log_softmax",
-    "mish",
-}
-ALLOWED_OPTIMIZERS = {"Adam", "SGD", "RMSprop", "Adagrad", "AdamW", "Nadam"}
-ALLOWED_LOSSES = {
-    "BinaryCrossentropy",
-    "CategoricalCrossentropy",
-    "SparseCategoricalCrossentropy",
-    "MeanSquaredError",
-    "MeanAbsoluteError",
-    "Hinge",
-    "SquaredHinge",
-    "CategoricalHinge",
-    "KLDivergence",
-    "Huber",
-    "Poisson",
-    "BinaryFocalCrossentropy",
-    "CategoricalFocalCrossentropy",
-    "LogCosh",
-}
+ALLOWED_HELPERS = set(
+    "DTypePolicy FloatDTypePolicy __keras_tensor__"  # Keras's own plumbing
+    " GlorotUniform GlorotNormal HeUniform HeNormal LecunUniform LecunNormal Zeros Ones Constant RandomNormal"
+    " RandomUniform TruncatedNormal Orthogonal Identity VarianceScaling"  # initializers
+    " L1 L2 L1L2 OrthogonalRegularizer MaxNorm MinMaxNorm NonNeg UnitNorm".split()  # regularizers, constraints
+)
+ALLOWED_ACTIVATIONS = set(
+    "linear relu sigmoid softmax tanh elu selu softplus softsign swish silu gelu exponential hard_sigmoid"
+    " hard_silu hard_swish leaky_relu relu6 log_softmax mish".split()
+)
+ALLOWED_OPTIMIZERS = set("Adam SGD RMSprop Adagrad AdamW Nadam".split())
+ALLOWED_LOSSES = set(
+    "BinaryCrossentropy CategoricalCrossentropy SparseCategoricalCrossentropy MeanSquaredError MeanAbsoluteError"
+    " Hinge SquaredHinge CategoricalHinge KLDivergence Huber Poisson BinaryFocalCrossentropy"
+    " CategoricalFocalCrossentropy LogCosh".split()
+)
 
 
 class GraderLimitation(Exception):
