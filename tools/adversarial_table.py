@@ -27,10 +27,12 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,6 +222,17 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
+def checks_digest(autograder_zip: Path) -> str:
+    """The first 12 hex digits of a sha256 over what decides the `otter run` column: the zip's hidden
+    tests and its checks (``tests/*.py``, ``files/ds201_lab1/checks.py`` and ``spec.py``)."""
+    h = hashlib.sha256()
+    with zipfile.ZipFile(autograder_zip) as zf:
+        names = sorted(n for n in zf.namelist() if re.fullmatch(r"tests/\w+\.py|files/ds201_lab1/(checks|spec)\.py", n))
+        for name in names:
+            h.update(name.encode() + b"\0" + zf.read(name) + b"\0")
+    return h.hexdigest()[:12]
+
+
 def header(points: dict[str, float], graded: harness.Graded, submissions: int, autograder: Path) -> list[str]:
     return [
         "# The adversarial corpus: what each attack gets",
@@ -234,8 +247,8 @@ def header(points: dict[str, float], graded: harness.Graded, submissions: int, a
         "",
         f"Project's grader: `python -m ds201_lab1.grade SUBS OUT {' '.join(harness.GRADER_ARGS)}`, one run over the "
         f"batch and one per case that attacks its neighbours ({len(graded.runs)} runs, {graded.elapsed:.0f} s). "
-        f"`otter run`: otter-grader 7.0.0. Both with `autograder/lab1-autograder.zip` (sha256 {digest(autograder)}…) "
-        f"and `tests/adversarial/cases.py` (sha256 {digest(Path(cases.__file__))}…); "
+        "`otter run`: otter-grader 7.0.0. Both with `autograder/lab1-autograder.zip` (its hidden tests and checks: "
+        f"sha256 {checks_digest(autograder)}…) and `tests/adversarial/cases.py` (sha256 {digest(Path(cases.__file__))}…); "
         f"`otter run` on {submissions} submissions one by one, "
         f"each under a {OTTER_CAP_SECONDS} s cap and a {OTTER_MEMORY_BYTES // 2**30} GiB memory cap, in its own "
         "temporary, home and data folders.",

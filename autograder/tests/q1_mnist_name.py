@@ -7,7 +7,9 @@ points = None
 
 @test_case(points=0, hidden=False)
 def test_q1_format(mnist_stands_for):
-    assert isinstance(mnist_stands_for, str), 'mnist_stands_for phải là một chuỗi / mnist_stands_for must be a string'
+    for _name, _value in (('mnist_stands_for', mnist_stands_for),):
+        assert _value is not None and _value is not ..., f'Chưa có biến `{_name}`: hãy điền và chạy ô trả lời ở trên. / `{_name}` is not defined yet: fill it in and run the answer cell above.'
+    assert isinstance(mnist_stands_for, str), f'mnist_stands_for phải là một chuỗi, hiện là {type(mnist_stands_for).__name__} / mnist_stands_for must be a string, got {type(mnist_stands_for).__name__}'
     assert len(mnist_stands_for.split()) > 1, 'Viết cụm từ đầy đủ, không viết tắt / Write the full name, not the acronym'
 
 @test_case(points=1, hidden=True)

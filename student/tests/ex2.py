@@ -6,9 +6,19 @@ name = "ex2"
 points = None
 
 @test_case(points=0, hidden=False)
-def test_ex2_format(model_2):
+def test_ex2_format(model_2, X_test, y_test):
     import keras
-    assert isinstance(model_2, keras.Model), 'model_2 phải là một mô hình Keras / model_2 must be a Keras model'
+    import numpy as np
+    for _name, _value in (('model_2', model_2), ('X_test', X_test), ('y_test', y_test)):
+        assert _value is not None and _value is not ..., f'Chưa có biến `{_name}`: hãy điền và chạy ô trả lời ở trên. / `{_name}` is not defined yet: fill it in and run the answer cell above.'
+    assert isinstance(model_2, keras.Model), f'model_2 phải là một mô hình Keras, hiện là {type(model_2).__name__} / model_2 must be a Keras model, got {type(model_2).__name__}'
     assert tuple(model_2.inputs[0].shape) == (None, 784), 'model_2 nhận vector 784 chiều / model_2 takes 784-vectors'
     assert tuple(model_2.outputs[0].shape) == (None, 10), 'model_2 có 10 đầu ra / model_2 has 10 outputs'
+    THRESHOLD = 0.75
+    try:
+        acc = float(np.mean(np.argmax(model_2.predict(X_test, verbose=0), axis=-1) == np.asarray(y_test).reshape(-1)))
+    except Exception as e:
+        raise AssertionError(f"Không tính được độ chính xác của model_2 trên X_test: {type(e).__name__}: {e} / Could not compute model_2's accuracy on X_test: {type(e).__name__}: {e}")
+    print(f'model_2: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')
+    assert acc >= THRESHOLD, f'model_2 đạt {acc:.4f} trên tập test, cần ít nhất {THRESHOLD} / model_2 scores {acc:.4f} on the test set; it needs at least {THRESHOLD}'
 

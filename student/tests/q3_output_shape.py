@@ -7,5 +7,7 @@ points = None
 
 @test_case(points=0, hidden=False)
 def test_q3_output_shape_format(dense_output_shape):
-    assert isinstance(dense_output_shape, tuple) and len(dense_output_shape) == 2, 'dense_output_shape là một tuple 2 phần tử / dense_output_shape is a tuple of 2 entries'
+    for _name, _value in (('dense_output_shape', dense_output_shape),):
+        assert _value is not None and _value is not ..., f'Chưa có biến `{_name}`: hãy điền và chạy ô trả lời ở trên. / `{_name}` is not defined yet: fill it in and run the answer cell above.'
+    assert isinstance(dense_output_shape, (tuple, list)) and len(dense_output_shape) == 2, 'dense_output_shape là một tuple 2 phần tử / dense_output_shape is a tuple of 2 entries'
 

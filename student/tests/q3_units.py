@@ -7,5 +7,7 @@ points = None
 
 @test_case(points=0, hidden=False)
 def test_q3_units_format(output_units_reason):
-    assert output_units_reason in ('a', 'b', 'c'), 'output_units_reason là "a", "b" hoặc "c" / output_units_reason is "a", "b" or "c"'
+    for _name, _value in (('output_units_reason', output_units_reason),):
+        assert _value is not None and _value is not ..., f'Chưa có biến `{_name}`: hãy điền và chạy ô trả lời ở trên. / `{_name}` is not defined yet: fill it in and run the answer cell above.'
+    assert isinstance(output_units_reason, str) and output_units_reason.strip().lower() in ('a', 'b', 'c'), 'output_units_reason là "a", "b" hoặc "c" / output_units_reason is "a", "b" or "c"'
 

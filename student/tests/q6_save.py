@@ -9,6 +9,8 @@ points = None
 def test_q6_save_format(loaded_model):
     import keras
     import os
+    for _name, _value in (('loaded_model', loaded_model),):
+        assert _value is not None and _value is not ..., f'Chưa có biến `{_name}`: hãy điền và chạy ô trả lời ở trên. / `{_name}` is not defined yet: fill it in and run the answer cell above.'
     assert os.path.isfile('lab1_model.keras'), 'Chưa có tệp lab1_model.keras: gọi model.save(...) / No file lab1_model.keras yet: call model.save(...)'
     assert isinstance(loaded_model, keras.Model), 'loaded_model phải là mô hình nạp bằng keras.models.load_model / loaded_model must be the model loaded with keras.models.load_model'
 
