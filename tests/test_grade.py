@@ -317,14 +317,15 @@ PROBE_CELLS = {
 NOTHING_SAVED = {"values": {}, "probes": {}, "files": {}}
 
 
-def _execute(tmp_path: Path, nb: dict, *, timeout: float = 300, cell_timeout: float | None = None):
-    """One execution of ``nb`` (saving nothing) in the strongest sandbox here: ``(execution, mode, note)``."""
+def _execute(tmp_path: Path, nb: dict, *, timeout: float = 300, cell_timeout: float | None = None, saved=None):
+    """One execution of ``nb`` (saving ``saved``, else nothing) in the strongest sandbox here:
+    ``(execution, mode, note)``."""
     from ds201_lab1.data import cache_dir
 
     mode, note = isolation.detect("auto", tmp_path, [AUTOGRADER])
     limits = Limits(timeout, 4 * 2**30, 8 * 2**30, cell_timeout)
     files = execute.kernel_files(AUTOGRADER)
-    settings = execute.Settings(tmp_path / "scratch", files, cache_dir(), limits, 1, NOTHING_SAVED)
+    settings = execute.Settings(tmp_path / "scratch", files, cache_dir(), limits, 1, saved or NOTHING_SAVED)
     cache = Cache(tmp_path / "cache", "test", limits)
     return execute.execute("0" * 64, nb, "lab1.ipynb", settings, mode, cache), mode, note
 
@@ -382,11 +383,19 @@ def test_cell_timeout_interrupts_one_cell_and_the_notebook_goes_on(tmp_path):
 
 
 def test_cell_limit_never_applies_to_the_graders_own_cells(tmp_path):
-    """A limit shorter than otter's own set-up (importing otter in its init cell takes seconds): the
-    student's quick cells pass, and nothing is charged to the student."""
-    ex, _, _ = _execute(tmp_path, _tiny("x = 1", "y = 2"), timeout=600, cell_timeout=0.05)
+    """The grader's check cell records the student's function on its probe, which takes 8 s here: over
+    the 5 s cell limit, yet nothing is interrupted or charged to the student (the wall clock bounds it)."""
+    x = json.loads(rebuild.probe_key((np.array([1.0]),), {}))
+    saved = {"values": {"q": ["slow"]}, "probes": {"slow": [x]}, "files": {}}
+    nb = _tiny("import time\n\ndef slow(x):\n    time.sleep(8)\n    return x")
+    ex, _, _ = _execute(tmp_path, nb, timeout=600, cell_timeout=5, saved=saved)
     assert ex.outcome.kind == "ok", ex.outcome.status()
     assert ex.meta["errors"] == [] and ex.meta["cell_timeouts"] == []
+    assert ex.meta["seconds"]["grader cells"] >= 8
+    replayed = rebuild.Decoder(ex.artifacts / "q").value(
+        json.loads((ex.artifacts / "q" / "manifest.json").read_text())["values"]["slow"]
+    )
+    assert np.array_equal(replayed(np.array([1.0])), [1.0])  # the probe ran to its end
 
 
 def test_identical_submissions_are_executed_once(tmp_path):
