@@ -25,6 +25,12 @@ def honest(solution_run) -> dict:
     env["X_train_new"] = x_train.reshape(len(x_train), -1).astype("float32") / 255
     env["X_test_new"] = env["X_test"].astype("float32") / 255
     env["cm_ex4"] = np.load(artifacts / "cm_ex4.npy")
+    (cx_train, cy_train), (cx_test, cy_test) = checks.truth_cifar10()
+    env["cifar_train_shape"], env["cifar_test_shape"] = cx_train.shape, cx_test.shape
+    env["X_train_CIFAR10"] = cx_train.reshape(len(cx_train), -1).astype("float32") / 255
+    env["X_test_CIFAR10"] = cx_test.reshape(len(cx_test), -1).astype("float32") / 255
+    env["y_train_CIFAR10"] = keras.utils.to_categorical(cy_train.reshape(-1), 10)
+    env["y_test_CIFAR10"] = cy_test.reshape(-1)
     return env
 
 
