@@ -40,6 +40,7 @@ PACKAGE = Path(__file__).resolve().parent
 NAME = "lab1"
 ZIP_NAME = f"{NAME}-autograder.zip"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+STUDENT_REQUIREMENTS = MASTER.parent / "student-requirements.txt"  # copied to student/requirements.txt
 
 # What the grading environment needs (the autograder zip's requirements.txt). Pins match
 # pyproject.toml: these two change results.
@@ -152,6 +153,8 @@ def generate(out: Path) -> None:
         for nb in (ag / f"{NAME}.ipynb", stu / f"{NAME}.ipynb"):
             _clean_notebook(nb)
         student_files = {f"{NAME}.ipynb": stu / f"{NAME}.ipynb"}
+        # issue 13: the students' pinned install (source: assignment/student-requirements.txt)
+        student_files["requirements.txt"] = STUDENT_REQUIREMENTS
         student_files |= {f"tests/{p.name}": p for p in sorted((stu / "tests").glob("*.py"))}
         ag_files = {
             f"{NAME}.ipynb": ag / f"{NAME}.ipynb",

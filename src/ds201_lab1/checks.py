@@ -60,9 +60,16 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-# ---------------------------------------------------------------------------------------------
-# The checks' own copy of the data (read-only), and the test data each model is measured on
-# ---------------------------------------------------------------------------------------------
+def expect_type(ok: bool, value: Any, name: str, where: str, vi: str, en: str) -> None:
+    """Unless ``ok``: `name` must be <what>, got <its type's name> (what the grader could not rebuild says why)."""
+    if not ok:
+        fail(
+            f"`{name}` phải là {vi}, hiện là {_type_name(value)}. Xem {where}.",
+            f"`{name}` must be {en}, got {_type_name(value)}. See {where}.",
+        )
+
+
+# ---- The checks' own copy of the data (read-only), and the test data each model is measured on ------
 @cache
 def truth_mnist() -> data.Split:
     return data.mnist()
@@ -103,24 +110,16 @@ def evaluation_data(variant: str) -> tuple[np.ndarray, np.ndarray]:
     }[variant]()
 
 
-# ---------------------------------------------------------------------------------------------
-# Type, then shape
-# ---------------------------------------------------------------------------------------------
+# ---- Type, then shape -------------------------------------------------------------------------------
 def expect_int(value: Any, name: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
-        fail(
-            f"`{name}` phải là một số nguyên (int), hiện là {_type_name(value)}. Xem {where}.",
-            f"`{name}` must be an integer (int), got {_type_name(value)}. See {where}.",
-        )
+    ok = isinstance(value, (Integral, np.integer)) and not isinstance(value, bool)
+    expect_type(ok, value, name, where, "một số nguyên (int)", "an integer (int)")
     return int(value)
 
 
 def expect_number(value: Any, name: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (Real, np.integer, np.floating)):
-        fail(
-            f"`{name}` phải là một số, hiện là {_type_name(value)}. Xem {where}.",
-            f"`{name}` must be a number, got {_type_name(value)}. See {where}.",
-        )
+    ok = isinstance(value, (Real, np.integer, np.floating)) and not isinstance(value, bool)
+    expect_type(ok, value, name, where, "một số", "a number")
     out = float(value)
     if not np.isfinite(out):
         fail(f"`{name}` không hữu hạn ({out}). Xem {where}.", f"`{name}` is not finite ({out}). See {where}.")
@@ -128,25 +127,14 @@ def expect_number(value: Any, name: str, where: str) -> float:
 
 
 def expect_str(value: Any, name: str, where: str) -> str:
-    if not isinstance(value, str):
-        fail(
-            f"`{name}` phải là một chuỗi (str), hiện là {_type_name(value)}. Xem {where}.",
-            f"`{name}` must be a string (str), got {_type_name(value)}. See {where}.",
-        )
+    expect_type(isinstance(value, str), value, name, where, "một chuỗi (str)", "a string (str)")
     return str(value)
 
 
 def expect_array(value: Any, name: str, where: str, shape: tuple[int | None, ...]) -> np.ndarray:
     """A numeric array (ndarray, list, tuple, tensor, pandas…) of ``shape`` (``None``: any length)."""
-    if (
-        value is None
-        or isinstance(value, (str, bytes, dict, set, frozenset))
-        or not (isinstance(value, (np.ndarray, list, tuple)) or hasattr(value, "__array__"))
-    ):
-        fail(
-            f"`{name}` phải là một mảng NumPy, hiện là {_type_name(value)}. Xem {where}.",
-            f"`{name}` must be a NumPy array, got {_type_name(value)}. See {where}.",
-        )
+    ok = isinstance(value, (np.ndarray, list, tuple)) or hasattr(value, "__array__") and not isinstance(value, str)
+    expect_type(ok, value, name, where, "một mảng NumPy", "a NumPy array")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError):  # ragged lists
@@ -188,9 +176,7 @@ def expect_sequence(value: Any, name: str, where: str, length: int, example: str
     return list(value)
 
 
-# ---------------------------------------------------------------------------------------------
-# Free text
-# ---------------------------------------------------------------------------------------------
+# ---- Free text --------------------------------------------------------------------------------------
 def normalise_text(s: str) -> str:
     """Lower-case, accents removed (đ → d), punctuation folded to spaces: for free-text keys."""
     s = unicodedata.normalize("NFKD", s.lower().replace("đ", "d"))
@@ -219,20 +205,15 @@ def expect_choice(value: Any, name: str, where: str, options: set[str]) -> str:
     return text
 
 
-# ---------------------------------------------------------------------------------------------
-# Sections 0–2: the data
-# ---------------------------------------------------------------------------------------------
+# ---- Sections 0–2: the data -------------------------------------------------------------------------
 def _kinds(value: Any, name: str, where: str) -> list[str]:
     return [layer_kind(expect_str(k, f"{name}[i]", where)) for k in value]
 
 
 def q0_layers(layer_kinds: Any) -> None:
     where = "câu hỏi 0 / question 0"
-    if not isinstance(layer_kinds, (list, tuple, set, frozenset)):
-        fail(
-            f"`layer_kinds` phải là một list các chuỗi, hiện là {_type_name(layer_kinds)}. Xem {where}.",
-            f"`layer_kinds` must be a list of strings, got {_type_name(layer_kinds)}. See {where}.",
-        )
+    ok = isinstance(layer_kinds, (list, tuple, set, frozenset))
+    expect_type(ok, layer_kinds, "layer_kinds", where, "một list các chuỗi", "a list of strings")
     if set(_kinds(layer_kinds, "layer_kinds", where)) != {"input", "hidden", "output"}:
         wrong("layer_kinds", where, "Hình vẽ có ba loại layer.", "The picture shows three kinds of layer.")
 
@@ -272,11 +253,8 @@ def q2_labels(n_labels: Any, label_set: Any) -> None:
     truth = set(np.unique(y_train).tolist())
     if isinstance(label_set, np.ndarray) and label_set.ndim == 1:
         label_set = label_set.tolist()
-    if not isinstance(label_set, (set, frozenset, list, tuple)):
-        fail(
-            f"`label_set` phải là một set (dùng set(...)), hiện là {_type_name(label_set)}. Xem {where}.",
-            f"`label_set` must be a set (use set(...)), got {_type_name(label_set)}. See {where}.",
-        )
+    ok = isinstance(label_set, (set, frozenset, list, tuple))
+    expect_type(ok, label_set, "label_set", where, "một set (dùng set(...))", "a set (use set(...))")
     labels = [expect_int(v, "phần tử của label_set / an element of label_set", where) for v in label_set]
     if len(set(labels)) != len(labels):
         fail(
@@ -315,9 +293,7 @@ def q2_reshape(X_train: Any, X_test: Any, vector_dim: Any, minus_one_means: Any)
     d = x_train.shape[1] * x_train.shape[2]
     xtr = expect_array(X_train, "X_train", where, (len(x_train), d))
     xte = expect_array(X_test, "X_test", where, (len(x_test), d))
-    if not (
-        np.array_equal(xtr, x_train.reshape(len(x_train), d)) and np.array_equal(xte, x_test.reshape(len(x_test), d))
-    ):
+    if not (np.array_equal(xtr, x_train.reshape(len(x_train), d)) and np.array_equal(xte, x_test.reshape(len(x_test), d))):
         wrong(
             "X_train / X_test",
             where,
@@ -351,26 +327,15 @@ def q2_one_hot(y_train: Any, y_train_5: Any) -> None:
     y = expect_array(y_train, "y_train", where, (len(labels), 10))
     truth = _one_hot(labels)
     if not np.array_equal(y, truth):
-        wrong(
-            "y_train",
-            where,
-            "Dùng keras.utils.to_categorical(y_train, 10).",
-            "Use keras.utils.to_categorical(y_train, 10).",
-        )
+        wrong("y_train", where, "Dùng keras.utils.to_categorical(y_train, 10).", "Use keras.utils.to_categorical(y_train, 10).")
     if not np.array_equal(expect_array(y_train_5, "y_train_5", where, (10,)), truth[5]):
         wrong("y_train_5", where, "Đây là y_train[5] sau one-hot.", "This is y_train[5] after one-hot.")
 
 
-# ---------------------------------------------------------------------------------------------
-# Sections 3–4: the network and its loss. A student's function is called on spec.PROBES only.
-# ---------------------------------------------------------------------------------------------
+# ---- Sections 3–4: the network and its loss. A student's function is called on spec.PROBES only. ----
 def _call_probes(func: Any, name: str, where: str) -> list[tuple[tuple[np.ndarray, ...], Any]]:
     """``[(inputs, output)]`` of ``func`` on each of its probes in :data:`spec.PROBES`, in order."""
-    if not callable(func):
-        fail(
-            f"`{name}` phải là một hàm, hiện là {_type_name(func)}. Xem {where}.",
-            f"`{name}` must be a function, got {_type_name(func)}. See {where}.",
-        )
+    expect_type(callable(func), func, name, where, "một hàm", "a function")
     out = []
     for args in spec.PROBES[name]:
         arrays = spec.probe_arrays(args)
@@ -499,10 +464,7 @@ def q4_bce(bce_loss: Any, bce_cost: Any) -> None:
         )
     if not np.isclose(_one_number(cost, "bce_cost(y_hat, y)", where), _reference_bce(*cost_in).mean(), rtol=1e-4):
         wrong("bce_cost", where, "J = trung bình của L trên m mẫu.", "J is the mean of L over the m samples.")
-    clip_hint = (
-        "Với ŷ = 0 hoặc 1, log(0) = -inf: hãy clip ŷ vào [eps, 1 − eps].",
-        "With ŷ = 0 or 1, log(0) = -inf: clip ŷ to [eps, 1 − eps].",
-    )
+    clip_hint = ("Với ŷ = 0 hoặc 1, log(0) = -inf: hãy clip ŷ vào [eps, 1 − eps].", "With ŷ = 0 or 1, log(0) = -inf: clip ŷ to [eps, 1 − eps].")
     edge = expect_array(edge, "bce_loss(y_hat, y) với ŷ ∈ {0, 1} / with ŷ ∈ {0, 1}", where, edge_in[0].shape)
     if not np.all(np.isfinite(edge)):
         wrong("bce_loss", where, *clip_hint)
@@ -520,9 +482,7 @@ def q4_bce(bce_loss: Any, bce_cost: Any) -> None:
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# Models: architecture, training, predictions
-# ---------------------------------------------------------------------------------------------
+# ---- Models: architecture, training, predictions ----------------------------------------------------
 def expect_model(model: Any, name: str, where: str) -> None:
     import keras
 
@@ -531,11 +491,7 @@ def expect_model(model: Any, name: str, where: str) -> None:
             f"Không tìm thấy `{name}`: hãy chạy ô tạo mô hình. Xem {where}.",
             f"`{name}` was not found: run the cell that builds it. See {where}.",
         )
-    if not isinstance(model, keras.Model):
-        fail(
-            f"`{name}` phải là một mô hình Keras, hiện là {_type_name(model)}. Xem {where}.",
-            f"`{name}` must be a Keras model, got {_type_name(model)}. See {where}.",
-        )
+    expect_type(isinstance(model, keras.Model), model, name, where, "một mô hình Keras", "a Keras model")
 
 
 def _shape_of(tensors: Any) -> tuple | None:
@@ -743,9 +699,7 @@ def expect_training_setup(model: Any, name: str, where: str, optimizer: str, lr:
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# Sections 4–6: the base model
-# ---------------------------------------------------------------------------------------------
+# ---- Sections 4–6: the base model -------------------------------------------------------------------
 BASE_WHERE = "mục 3–5, mô hình cơ bản / sections 3–5, the base model"
 
 
@@ -772,9 +726,7 @@ def q4_train_time(train_time: Any, model: Any) -> None:
 
 def q5_pred_shape(pred_shape: Any) -> None:
     where = "mục 5, model.predict / section 5, model.predict"
-    a, b = (
-        expect_int(v, "pred_shape[i]", where) for v in expect_sequence(pred_shape, "pred_shape", where, 2, "(a, b)")
-    )
+    a, b = (expect_int(v, "pred_shape[i]", where) for v in expect_sequence(pred_shape, "pred_shape", where, 2, "(a, b)"))
     if (a, b) != (len(mnist_vectors(False)[1]), 10):
         wrong("pred_shape", where, "a = số ảnh test, b = số lớp.", "a = test images, b = classes.")
 
@@ -812,18 +764,11 @@ SELECTED = (100, 1001, 4123)
 
 def q5_selected(selected_labels: Any, model: Any) -> None:
     where = "mục 5, ảnh 100, 1001, 4123 / section 5, images 100, 1001, 4123"
-    got = expect_integers(
-        expect_array(selected_labels, "selected_labels", where, (len(SELECTED),)), "selected_labels", where
-    )
+    got = expect_integers(expect_array(selected_labels, "selected_labels", where, (len(SELECTED),)), "selected_labels", where)
     base_model(model)
     tops = _top_labels(test_outputs(model, spec.MNIST_RAW)[list(SELECTED)])
     if any(label not in top for label, top in zip(got.tolist(), tops)):
-        wrong(
-            "selected_labels",
-            where,
-            "Nhãn dự đoán của mô hình, theo thứ tự.",
-            "The model's predicted labels, in order.",
-        )
+        wrong("selected_labels", where, "Nhãn dự đoán của mô hình, theo thứ tự.", "The model's predicted labels, in order.")
 
 
 def q5_accuracy(accuracy: Any, model: Any) -> None:
@@ -875,9 +820,7 @@ def q6_save(model: Any, path: str = spec.SAVED_FILES["q6_save"][0]) -> None:
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# Exercises 1–6
-# ---------------------------------------------------------------------------------------------
+# ---- Exercises 1–6 ----------------------------------------------------------------------------------
 EX_WHERE = {f"ex{i}": f"Bài tập {i} / Exercise {i}" for i in range(1, 7)}
 
 
@@ -956,12 +899,7 @@ def ex4_confusion(cm_ex4: Any, model_2_new: Any) -> None:
     expect_trained_model(model_2_new, "model_2_new", w, 784)
     _, y = mnist_vectors(True)
     if cm.sum() != len(y):
-        wrong(
-            "cm_ex4",
-            w,
-            f"Tổng các ô phải bằng số ảnh test ({len(y)}).",
-            f"The cells must add up to the test images ({len(y)}).",
-        )
+        wrong("cm_ex4", w, f"Tổng các ô phải bằng số ảnh test ({len(y)}).", f"The cells must add up to the test images ({len(y)}).")
     # model_2_new's matrix on normalised test images, or on raw ones (a mistake in exercise 3's
     # preprocessing is not charged twice). Two predictions may flip between batchings of the same
     # float32 maths: allow that, no more.
@@ -986,10 +924,7 @@ def ex5_data(
 ) -> None:
     w = EX_WHERE["ex5"]
     (x_train, y_train), (x_test, y_test) = truth_cifar10()
-    for name, shape, ref in (
-        ("cifar_train_shape", cifar_train_shape, x_train),
-        ("cifar_test_shape", cifar_test_shape, x_test),
-    ):
+    for name, shape, ref in (("cifar_train_shape", cifar_train_shape, x_train), ("cifar_test_shape", cifar_test_shape, x_test)):
         items = expect_sequence(shape, name, w, 4, "(N, 32, 32, 3)")
         if tuple(expect_int(s, f"{name}[i]", w) for s in items) != ref.shape:
             wrong(name, w, "Kích thước ảnh gốc (trước khi reshape).", "The raw images' shape (before reshaping).")
@@ -1023,11 +958,7 @@ def ex6_spec(model_3: Any) -> None:
 
     w = EX_WHERE["ex6"]
     expect_trained_model(model_3, "model_3", w, 784)
-    if not isinstance(model_3, keras.Sequential):
-        fail(
-            f"`model_3` phải là một keras.Sequential, hiện là {_type_name(model_3)}. Xem {w}.",
-            f"`model_3` must be a keras.Sequential, got {_type_name(model_3)}. See {w}.",
-        )
+    expect_type(isinstance(model_3, keras.Sequential), model_3, "model_3", w, "một keras.Sequential", "a keras.Sequential")
     kinds = [k for k, _, _ in layer_stack(model_3)]
     if any(k not in {"Dense", "Dropout"} for k in kinds) or kinds[-1:] != ["Dense"]:
         fail(

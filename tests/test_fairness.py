@@ -1,0 +1,56 @@
+"""Fair to every correct answer (issue 13): each case of the fairness corpus (``tests/fairness.py``)
+passes every test case, public and hidden, of its question's built test file, as ``otter run``
+runs them, on the models of the session's one full solution run. Nothing is trained here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import AUTOGRADER, MODELS
+from fairness import CASES
+
+from ds201_lab1 import checks, data
+
+
+@pytest.fixture(scope="module")
+def honest(solution_run) -> dict:
+    """The solution's answers a case does not replace: its trained models, its data arrays."""
+    import keras
+
+    _, artifacts = solution_run
+    env = {name: keras.models.load_model(artifacts / f"{name}.keras") for name in MODELS}
+    env["load_mnist"], env["load_cifar10"] = data.mnist, data.cifar10
+    (x_train, _), (x_test, y_test) = checks.truth_mnist()
+    env["X_test"], env["y_test"] = x_test.reshape(len(x_test), -1), y_test
+    env["X_train_new"] = x_train.reshape(len(x_train), -1).astype("float32") / 255
+    env["X_test_new"] = env["X_test"].astype("float32") / 255
+    env["cm_ex4"] = np.load(artifacts / "cm_ex4.npy")
+    (cx_train, cy_train), (cx_test, cy_test) = checks.truth_cifar10()
+    env["cifar_train_shape"], env["cifar_test_shape"] = cx_train.shape, cx_test.shape
+    env["X_train_CIFAR10"] = cx_train.reshape(len(cx_train), -1).astype("float32") / 255
+    env["X_test_CIFAR10"] = cx_test.reshape(len(cx_test), -1).astype("float32") / 255
+    env["y_train_CIFAR10"] = keras.utils.to_categorical(cy_train.reshape(-1), 10)
+    env["y_test_CIFAR10"] = cy_test.reshape(-1)
+    return env
+
+
+def test_the_corpus_is_big_and_covers_issue_13s_list():
+    assert len(CASES) >= 40
+    whats = " ".join(c.what for c in CASES)
+    for needed in ("plural", "database", "functional", "value_counts", "float32", "numpy", "a tuple", "a set",
+                   "sorted list", "np.eye", "Activation layers", "model.add"):
+        assert needed in whats, needed
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.question}: {c.what}")
+def test_an_alternative_correct_answer_gets_full_points(case, honest, tmp_path, monkeypatch):
+    from otter.test_files import ExceptionTestFile
+
+    monkeypatch.chdir(tmp_path)  # q6_save writes its file here
+    env = dict(honest)
+    exec(case.cell(), env)
+    test_file = ExceptionTestFile.from_file(str(AUTOGRADER / "tests" / f"{case.question}.py"))
+    test_file.run(env)
+    failed = [r.message for r in test_file.test_case_results if not r.passed]
+    assert not failed, "\n".join(failed)
+    assert test_file.score == test_file.possible > 0
