@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-AUTOGRADER = "/autograder"
+AUTOGRADER = os.environ.get("DS201_AUTOGRADER_DIR", "/autograder")  # another folder only in tests
 
 
 def missing_datasets():
