@@ -10,8 +10,9 @@ OUT         ?= grades
 JOBS        ?=
 GRADE_ARGS  ?=
 BENCH_ARGS  ?=
+PLATFORMS_ARGS ?=
 
-.PHONY: assignment test install data lint thresholds bench grade clean
+.PHONY: assignment test install data lint thresholds bench grade platforms clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +42,7 @@ data: $(VENV)/.installed
 	$(PY) -c 'from ds201_lab1.data import cache_dir, expand; expand(cache_dir(), cache_dir())'
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests tools bench assignment
+	$(VENV)/bin/ruff check src tests tools bench assignment platforms
 
 ## Re-measure the accuracy spread across seeds behind the thresholds (README: Teaching assistants).
 thresholds: $(VENV)/.installed
@@ -50,6 +51,11 @@ thresholds: $(VENV)/.installed
 ## Print the grading-speed figures as a Markdown table (bench/RESULTS.md; ≈ 1 hour, --quick ≈ 5).
 bench: $(VENV)/.installed
 	$(PY) bench/bench.py $(BENCH_ARGS)
+
+## Prove the autograder zip on `otter grade` (Docker) and an emulated Gradescope, scores equal to
+## `make grade`'s (root; installs its apt packages; not part of `make test`). See README, Instructors.
+platforms: $(VENV)/.installed
+	$(PY) platforms/platforms.py $(PLATFORMS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -153,3 +153,28 @@ def test_the_loader_prefers_the_expanded_folder_and_names_a_damaged_one(cache):
     (cache / "mnist" / "y_test.npy").write_bytes(b"not an npy file")
     with pytest.raises(data.DatasetError, match=r"y_test\.npy is not a readable \.npy file.*Delete"):
         data.mnist()
+
+
+def test_offline_a_missing_dataset_says_so_without_downloading(cache, monkeypatch):
+    import keras
+
+    monkeypatch.setenv(data.OFFLINE_VAR, "1")
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: pytest.fail("downloaded while offline"))
+    with pytest.raises(data.DatasetsMissing, match=rf"^datasets missing: mnist\.npz not in the dataset cache {cache}"):
+        data.mnist()
+    _write_mnist(cache / "mnist.npz")
+    with pytest.raises(data.DatasetsMissing, match=r"cifar10\.npz .*DS201_DATA_DIR.*Thiếu dữ liệu") as e:
+        data.require()
+    assert "mnist.npz" not in str(e.value).split(" not in ")[0]  # only what is missing is named
+
+
+def test_a_failed_download_is_datasets_missing(cache, monkeypatch):
+    import keras
+
+    def offline():
+        raise Exception("URL fetch failure on https://storage.googleapis.com/…: None -- [Errno -3]")
+
+    monkeypatch.delenv(data.OFFLINE_VAR, raising=False)
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(data.DatasetsMissing, match=r"datasets missing: mnist\.npz .*the download failed: URL fetch failure"):
+        data.mnist()

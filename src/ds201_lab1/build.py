@@ -11,6 +11,13 @@ Otter runs in a scratch folder that holds a copy of the master notebook, the pin
 and this package (which the hidden tests import), so nothing is written next to the master and no
 timestamped zips pile up. The executed solution is checked against every test in
 ``autograder/tests`` in the same kernel: a build whose solution misses a point fails.
+
+The zip's grading environment is the project's own (``image/``): ``setup.sh`` (apt's Python of the
+ASSIGNMENT CONFIG's ``python_version`` plus a venv holding ``requirements.txt``, whose pins come
+from pyproject.toml; the datasets laid into the loader's cache once), ``run_autograder`` (offline
+grading) and ``run_otter.py`` (a datasets pre-flight before otter's grading), the two scripts
+executable. ``--data-zip`` writes a copy of the zip carrying the datasets, for images without
+internet.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import zipfile
 from pathlib import Path
 
 import nbformat
+import yaml
 
 from . import GRADING_MODULES
 
@@ -42,15 +51,65 @@ ZIP_NAME = f"{NAME}-autograder.zip"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 STUDENT_REQUIREMENTS = MASTER.parent / "student-requirements.txt"  # copied to student/requirements.txt
 
-# What the grading environment needs (the autograder zip's requirements.txt). Pins match
-# pyproject.toml: these two change results.
-REQUIREMENTS = """\
-tensorflow==2.21.0
-otter-grader==7.0.0
-numpy
-matplotlib
-scikit-learn
-"""
+IMAGE = PACKAGE / "image"  # the zip's setup.sh, run_autograder, run_otter.py
+VENV_DIR = "/opt/ds201-venv"  # the grading image's Python environment (setup.sh makes it)
+DATA_DIR = "/opt/ds201-data"  # the grading image's dataset cache (DS201_DATA_DIR)
+DATA_FOLDER = "files/ds201_data"  # where --data-zip puts the .npz files inside the zip
+EXECUTABLE = ("setup.sh", "run_autograder")
+
+# What the grading environment needs, by name; the versions are pyproject.toml's (their one home).
+GRADING_PACKAGES = ("tensorflow", "keras", "numpy", "scikit-learn", "matplotlib", "otter-grader")
+GRADING_EXTRAS = {"otter-grader": "[grading]"}  # jupyter_client and ipykernel, to run notebooks
+
+
+def pins(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
+    """``{package: version}`` of ``GRADING_PACKAGES`` from pyproject.toml's dependencies (each must be ``==``)."""
+    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    found = {}
+    for dep in deps:
+        m = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)\s*(?:==\s*([^\s;,]+))?\s*", dep)
+        if m and m.group(1).lower() in GRADING_PACKAGES:
+            found[m.group(1).lower()] = m.group(2)
+    loose = [p for p in GRADING_PACKAGES if not found.get(p)]
+    if loose:
+        raise BuildError(f"pyproject.toml must pin {', '.join(loose)} with ==: the grading image installs those versions")
+    return found
+
+
+def requirements() -> str:
+    """The autograder zip's requirements.txt: every grading package at pyproject.toml's version."""
+    return "".join(f"{p}{GRADING_EXTRAS.get(p, '')}=={v}\n" for p, v in pins().items())
+
+
+def assignment_config(nb: nbformat.NotebookNode) -> dict:
+    """The master's ASSIGNMENT CONFIG cell as a dict."""
+    return yaml.safe_load(nb.cells[0].source) or {}
+
+
+def python_version(config: dict) -> str:
+    """The grading Python (``python_version`` at the config's top level, where otter 7 reads it)."""
+    if "python_version" in (config.get("generate") or {}):
+        raise BuildError("ASSIGNMENT CONFIG: python_version belongs at the top level, not under generate: (otter 7).")
+    version = str(config.get("python_version", ""))
+    if not re.fullmatch(r"3\.\d+", version):
+        raise BuildError(f"ASSIGNMENT CONFIG: python_version must be set at the top level as \"3.N\", not {version!r}.")
+    return version
+
+
+def image_files(config: dict, data_in_zip: bool = False) -> dict[str, bytes]:
+    """The zip's grading-environment files, rendered: setup.sh, run_autograder, run_otter.py, requirements.txt."""
+    if (config.get("generate") or {}).get("pdf") or (config.get("export_cell") or {}).get("pdf"):
+        raise BuildError("pdf must stay false: the zip's setup.sh installs no LaTeX and no browser (src/ds201_lab1/image).")
+    values = {"@PYTHON@": python_version(config), "@VENV@": VENV_DIR, "@DATA_DIR@": DATA_DIR,
+              "@DATA_IN_ZIP@": str(int(data_in_zip))}
+    files = {}
+    for name in ("setup.sh", "run_autograder", "run_otter.py"):
+        text = (IMAGE / name).read_text()
+        for key, value in values.items():
+            text = text.replace(key, value)
+        files[name] = text.encode()
+    files["requirements.txt"] = requirements().encode()
+    return files
 
 
 class BuildError(RuntimeError):
@@ -78,7 +137,7 @@ def _stage(workdir: Path) -> Path:
     stage = workdir / "stage"
     stage.mkdir()
     shutil.copy(MASTER, stage / MASTER.name)
-    (stage / "requirements.txt").write_text(REQUIREMENTS)
+    (stage / "requirements.txt").write_text(requirements())
     copy_checks_package(stage)
     return stage
 
@@ -100,16 +159,54 @@ def _run_otter_assign(stage: Path) -> Path:
     return stage / "dist"
 
 
-def _deterministic_zip(src: Path, dest: Path) -> None:
-    """Rewrite a zip with sorted entries and a fixed date, so the same inputs give the same bytes."""
+def _deterministic_zip(src: Path, dest: Path, replace: dict[str, bytes] | None = None) -> None:
+    """Rewrite a zip with sorted entries and a fixed date, so the same inputs give the same bytes.
+
+    ``replace`` adds or overrides entries; ``EXECUTABLE`` entries get mode 0755, the rest 0644.
+    """
+    replace = replace or {}
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
-        for name in sorted(zin.namelist()):
+        for name in sorted(set(zin.namelist()) | set(replace)):
             if "__pycache__" in name:
                 continue
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-            info.external_attr = 0o644 << 16
+            info.external_attr = (0o755 if name in EXECUTABLE else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zout.writestr(info, zin.read(name))
+            zout.writestr(info, replace[name] if name in replace else zin.read(name))
+
+
+def data_zip(src: Path, dest: Path, data_dir: Path | None = None) -> Path:
+    """Write ``dest``: the autograder zip ``src`` plus ``mnist.npz`` and ``cifar10.npz`` from the dataset cache.
+
+    For grading images without internet. The files go under ``files/ds201_data``: Gradescope
+    unpacks them before setup.sh, which moves them into the image's cache; ``otter grade`` adds
+    files/ after setup.sh, so run_autograder moves them there (setup.sh is told not to download).
+    """
+    from ds201_lab1 import data
+
+    data_dir = data_dir or data.cache_dir()
+    for name in data.LAYOUT:
+        path = data_dir / f"{name}.npz"
+        if not path.is_file():
+            raise BuildError(data.missing_message([name], f"needed for {dest.name}"))
+        try:
+            data.read_npz(path, name)  # validated before it is shipped
+        except data.DatasetError as e:
+            raise BuildError(str(e)) from e
+    config = assignment_config(check_master(MASTER))
+    replace = {k: v for k, v in image_files(config, data_in_zip=True).items() if k == "setup.sh"}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    _deterministic_zip(src, tmp, replace)
+    with zipfile.ZipFile(tmp, "a") as z:
+        for name in data.LAYOUT:
+            info = zipfile.ZipInfo(f"{DATA_FOLDER}/{name}.npz", date_time=ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_STORED  # the images barely compress
+            with open(data_dir / f"{name}.npz", "rb") as f, z.open(info, "w", force_zip64=True) as out:
+                shutil.copyfileobj(f, out, 1 << 20)
+    tmp.rename(dest)
+    return dest
 
 
 def _strip_metadata(nb: nbformat.NotebookNode, keep: set[str]) -> None:
@@ -142,14 +239,14 @@ def _replace_dir(dest: Path, files: dict[str, Path]) -> None:
 
 def generate(out: Path) -> None:
     """Run otter assign and write ``student/`` and ``autograder/`` under ``out``."""
-    check_master(MASTER)
+    files = image_files(assignment_config(check_master(MASTER)))
     with tempfile.TemporaryDirectory(prefix="ds201-build-") as tmp:
         dist = _run_otter_assign(_stage(Path(tmp)))
         ag, stu = dist / "autograder", dist / "student"
         zips = sorted(ag.glob(f"{NAME}-autograder_*.zip"))
         if len(zips) != 1:
             raise BuildError(f"expected one autograder zip from otter assign, found {[z.name for z in zips]}")
-        _deterministic_zip(zips[0], Path(tmp) / ZIP_NAME)
+        _deterministic_zip(zips[0], Path(tmp) / ZIP_NAME, files)
         for nb in (ag / f"{NAME}.ipynb", stu / f"{NAME}.ipynb"):
             _clean_notebook(nb)
         student_files = {f"{NAME}.ipynb": stu / f"{NAME}.ipynb"}
@@ -230,7 +327,7 @@ def execute_solution(out: Path) -> dict[str, dict]:
     _drop_tensorflow_chatter(nb)
     sol = out / "solutions"
     sol.mkdir(exist_ok=True)
-    _strip_metadata(nb, {"kernelspec", "language_info"})
+    _strip_metadata(nb, {"kernelspec", "language_info", "otter"})  # otter: a valid submission
     nbformat.write(nb, sol / f"{NAME}.ipynb")
     from nbconvert import HTMLExporter
 
@@ -256,7 +353,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ds201-build", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT, help="where student/, autograder/, solutions/ go")
     parser.add_argument("--no-execute", action="store_true", help="skip executing the solution")
+    parser.add_argument(
+        "--data-zip",
+        type=Path,
+        metavar="ZIP",
+        help="only write ZIP: autograder/lab1-autograder.zip plus the datasets of the cache (for images without internet)",
+    )
     args = parser.parse_args(argv)
+    if args.data_zip:
+        try:
+            path = data_zip(args.out / "autograder" / ZIP_NAME, args.data_zip)
+        except BuildError as e:
+            print(f"build failed: {e}", file=sys.stderr)
+            return 1
+        print(f"wrote {path} ({path.stat().st_size / 2**20:.0f} MiB)")
+        return 0
     status = 0
     try:
         generate(args.out)

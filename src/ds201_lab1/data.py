@@ -7,10 +7,14 @@ Where they come from, in order:
    (``mnist/x_train.npy`` …, memory-mapped: processes share the pages, nothing is decompressed;
    :func:`expand` writes them, the class grader does so once per run) or a Keras-layout ``.npz``
    file (``mnist.npz``, ``cifar10.npz``);
-2. ``keras.datasets.<name>.load_data()``, which downloads (and caches in ``~/.keras``).
+2. ``keras.datasets.<name>.load_data()``, which downloads (and caches in ``~/.keras``) — unless
+   the environment variable ``DS201_OFFLINE`` is ``1`` (grading images set it: grading never
+   downloads).
 
 A cache file that exists but is damaged raises :class:`DatasetError` naming the file and the fix;
-it is never silently replaced by a download. Arrays are returned read-only, so a notebook that
+it is never silently replaced by a download. A dataset that is in no cache and cannot (or may
+not) be downloaded raises :class:`DatasetsMissing`, whose message starts with ``datasets missing:``
+and says how to fix it; :func:`require` checks every dataset at once (the autograder's pre-flight). Arrays are returned read-only, so a notebook that
 writes into them gets an error instead of quietly changing what a later check sees.
 """
 
@@ -25,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 ENV_VAR = "DS201_DATA_DIR"
+OFFLINE_VAR = "DS201_OFFLINE"  # "1": a cache miss raises DatasetsMissing instead of downloading
 
 # name -> expected (shape, dtype) of each array in Keras' layout
 LAYOUT: dict[str, dict[str, tuple[tuple[int, ...], str]]] = {
@@ -47,6 +52,32 @@ Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 class DatasetError(RuntimeError):
     """A cached dataset file is present but unusable."""
+
+
+class DatasetsMissing(DatasetError):
+    """A dataset is in no cache and cannot be downloaded (or downloads are off: ``DS201_OFFLINE=1``)."""
+
+
+def missing_message(names: list[str], why: str = "") -> str:
+    """The one message for missing datasets: what is missing, where it was looked for, how to fix it."""
+    folder = cache_dir()
+    files = ", ".join(f"{n}.npz" for n in names)
+    why = f" ({why})" if why else ""
+    return (
+        f"datasets missing: {files} not in the dataset cache {folder}{why}. "
+        f"Fix: put {files} (Keras' layout) into {folder} (or point {ENV_VAR} at a folder holding them): "
+        "`make data` on a staff machine, or build the autograder zip with the data "
+        "(`python -m ds201_lab1.build --data-zip lab1-autograder-data.zip`) and rebuild the grading image; "
+        f"with internet, unset {OFFLINE_VAR} to let Keras download them. "
+        f"/ Thiếu dữ liệu: không có {files} trong thư mục cache {folder}. Cách sửa: chép {files} vào "
+        f"{folder} (hoặc đặt {ENV_VAR} là thư mục chứa chúng), hoặc tạo tệp zip autograder kèm dữ liệu "
+        "(`--data-zip`) rồi dựng lại môi trường chấm."
+    )
+
+
+def offline() -> bool:
+    """True when downloads are off (``DS201_OFFLINE=1``, set by the grading image)."""
+    return os.environ.get(OFFLINE_VAR, "") == "1"
 
 
 def cache_dir() -> Path:
@@ -160,12 +191,29 @@ def load(name: str) -> Split:
     path = cache_dir() / f"{name}.npz"
     if path.exists():
         return read_npz(path, name)
+    if offline():
+        raise DatasetsMissing(missing_message([name], f"{OFFLINE_VAR}=1: downloads are off"))
     import keras  # only when the cache misses: keeps TensorFlow out of cheap processes
 
-    (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    try:
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    except Exception as e:  # Keras raises a bare Exception ("URL fetch failure …") when offline
+        raise DatasetsMissing(missing_message([name], f"the download failed: {e}")) from e
     for a in (x_train, y_train, x_test, y_test):
         a.flags.writeable = False
     return (x_train, y_train), (x_test, y_test)
+
+
+def require(names: tuple[str, ...] = tuple(LAYOUT)) -> None:
+    """Load (and validate) every dataset of ``names``; raise one :class:`DatasetsMissing` naming all missing."""
+    missing = []
+    for name in names:
+        try:
+            load(name)
+        except DatasetsMissing:
+            missing.append(name)
+    if missing:
+        raise DatasetsMissing(missing_message(missing, f"{OFFLINE_VAR}=1" if offline() else ""))
 
 
 def mnist() -> Split:
