@@ -10,9 +10,12 @@ OUT         ?= grades
 JOBS        ?= 1
 TIMEOUT     ?= 900
 GRADE_ARGS  ?=
+MANUAL      ?=
+ANONYMOUS   ?=
+REVIEW_ARGS := $(if $(MANUAL),--manual "$(MANUAL)") $(if $(ANONYMOUS),--anonymous)
 BENCH_ARGS  ?=
 
-.PHONY: assignment test install data lint thresholds bench grade clean
+.PHONY: assignment test install data lint thresholds bench grade review clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +33,14 @@ assignment: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
-## Grade every .ipynb / otter export .zip under $(SUBMISSIONS) into $(OUT), without Docker.
+## Grade every .ipynb / otter export .zip under $(SUBMISSIONS) into $(OUT), without Docker; then the
+## manual questions' review pack (OUT/review/) and merge of their scores (MANUAL=OUT/manual_scores.csv).
 grade: $(VENV)/.installed
-	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" -j $(JOBS) --timeout $(TIMEOUT) $(GRADE_ARGS)
+	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" -j $(JOBS) --timeout $(TIMEOUT) --review $(REVIEW_ARGS) $(GRADE_ARGS)
+
+## Only the review pack and the merge of MANUAL= (no grading; $(OUT)/final_grades.csv must exist).
+review: $(VENV)/.installed
+	$(PY) -m ds201_lab1.review "$(SUBMISSIONS)" "$(OUT)" $(REVIEW_ARGS)
 
 ## Lay out the offline dataset cache from $(SHARED_DATA) (no dataset host is reachable here), then
 ## expand it in place into memory-mappable .npy folders (the grader links them into OUT/.data).

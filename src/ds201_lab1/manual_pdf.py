@@ -105,9 +105,7 @@ def _parts(pdf, parts: list[manual.Part]) -> None:
             _code(pdf, p.source)
 
 
-def build_pdf(
-    nb: dict[str, Any], dest: Path, title: str = "", questions: list[manual.Question] | None = None
-) -> Path:
+def build_pdf(nb: dict[str, Any], dest: Path, title: str = "", questions: list[manual.Question] | None = None) -> Path:
     """Write the manual answers of ``nb`` to ``dest``: one page a question, in notebook order."""
     found = manual.regions(nb)
     pages: list[tuple[str, str, manual.Region | None]] = []

@@ -108,19 +108,37 @@ def executed_notebook(out: Path, sha256: str) -> dict[str, Any] | None:
     return nb if isinstance(nb, dict) else None
 
 
+def read_notebook(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """``(notebook, sha256)`` of a submission, read as the grader reads it (a zip's one notebook
+    member, in memory), without nbformat's slow validation; ``(None, "")`` when it is not one."""
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > submissions.MAX_SUBMISSION_BYTES:
+        return None, ""
+    data = path.read_bytes()
+    sha256 = submissions.sha256_bytes(data)
+    if path.suffix.lower() == ".zip":
+        data, _, problem = submissions.notebook_from_zip(data)
+        if problem:
+            return None, sha256
+    try:
+        nb = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return None, sha256
+    return (nb if isinstance(nb, dict) and isinstance(nb.get("cells"), list) else None), sha256
+
+
 def load(root: Path, out: Path, questions: list[Question]) -> list[Entry]:
-    """Every submission of final_grades.csv with its notebook (executed if kept, else submitted)."""
+    """Every submission of final_grades.csv with its notebook (executed if kept, else submitted);
+    none for a submission the grader rejected (not a notebook, another assignment…)."""
     header, _, rows = read_grades(out)
     status_col = header.index(report.STATUS)
     entries = []
     for row in rows:
         entry = Entry(row[0], row[status_col].split(STATUS_TAG)[0])
-        path = root / row[0]
-        if path.is_file():
-            sub = submissions.read_submission(path, root, None)
-            if sub.notebook is not None:
-                executed = executed_notebook(out, sub.sha256)
-                entry.notebook, entry.source = (executed, "executed") if executed else (sub.notebook, "submitted")
+        if report.status_kind(entry.status) not in ("not gradable", "wrong assignment"):
+            submitted, sha256 = read_notebook(root / row[0])
+            if submitted is not None:
+                executed = executed_notebook(out, sha256)
+                entry.notebook, entry.source = (executed, "executed") if executed else (submitted, "submitted")
                 entry.answers = manual.answers(entry.notebook, questions)
         entries.append(entry)
     return entries
@@ -129,11 +147,15 @@ def load(root: Path, out: Path, questions: list[Question]) -> list[Entry]:
 # ---------------------------------------------------------------------------------------------
 # The scores file
 # ---------------------------------------------------------------------------------------------
+def _delimiter(text: str) -> str:
+    """``;`` when the header has more of them than commas (spreadsheets in some locales), else ``,``."""
+    first = text.splitlines()[0] if text.strip() else ""
+    return ";" if first.count(";") > first.count(",") else ","
+
+
 def _read_csv(path: Path) -> list[list[str]]:
     text = path.read_text(encoding="utf-8-sig")  # a spreadsheet may add a BOM
-    first = text.splitlines()[0] if text.strip() else ""
-    delimiter = ";" if first.count(";") > first.count(",") else ","  # spreadsheets in some locales
-    return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    return list(csv.reader(io.StringIO(text), delimiter=_delimiter(text)))
 
 
 def numbering(out: Path, entries: list[Entry]) -> None:
@@ -156,18 +178,37 @@ def numbering(out: Path, entries: list[Entry]) -> None:
 
 
 def write_template(out: Path, entries: list[Entry], questions: list[Question], anonymous: bool) -> list[Path]:
-    """The empty scores file(s); an existing one is never touched (it may hold a grader's work)."""
+    """The empty scores file(s). An existing one keeps every byte (it may hold a grader's work): a
+    submission it lacks gets an empty row appended, so each number stays in the instructor's file."""
     written = []
     reviewable = [e for e in entries if e.notebook is not None]
     targets = [(out / SCORES, True)] + ([(out / "review" / SCORES, False)] if anonymous else [])
     for path, with_file in targets:
+        key = (lambda e: e.file) if with_file else (lambda e: str(e.number))
         if path.exists():
+            rows = _read_csv(path)
+            col = rows[0].index(KEY if with_file else LABEL) if rows and (KEY if with_file else LABEL) in rows[0] else 0
+            have = {row[col].strip() for row in rows[1:] if len(row) > col}
+            new = [e for e in sorted(reviewable, key=lambda e: e.number) if key(e) not in have]
+            if not new or not rows:
+                continue
+            text = path.read_text(encoding="utf-8-sig")
+            buf = io.StringIO()
+            w = csv.writer(buf, delimiter=_delimiter(text), lineterminator="\n")
+            for e in new:
+                w.writerow([{KEY: e.file, LABEL: str(e.number)}.get(name.strip(), "") for name in rows[0]])
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(("" if text.endswith("\n") else "\n") + buf.getvalue())
+            written.append(path)
             continue
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(([KEY] if with_file else []) + [LABEL, *(q.name for q in questions), COMMENT])
         w.writerow(
-            [report.POINTS_POSSIBLE_LABEL] + ([""] if with_file else []) + [report._num(q.points) for q in questions] + [""]
+            [report.POINTS_POSSIBLE_LABEL]
+            + ([""] if with_file else [])
+            + [report._num(q.points) for q in questions]
+            + [""]
         )
         for e in sorted(reviewable, key=(lambda e: e.file) if with_file else (lambda e: e.number)):
             w.writerow(([e.file] if with_file else []) + [str(e.number)] + [""] * len(questions) + [""])
@@ -201,7 +242,7 @@ def read_scores(path: Path, entries: list[Entry], questions: list[Question]) -> 
         raise ScoresError(path, [f"cannot read it as UTF-8 CSV text ({e}); save it from the spreadsheet as CSV"]) from e
     if not rows:
         raise ScoresError(path, ["the file is empty; start from the OUT/manual_scores.csv the review wrote"])
-    comma = ";" in (path.read_text(encoding="utf-8-sig").splitlines() or [""])[0]
+    comma = _delimiter(path.read_text(encoding="utf-8-sig")) == ";"  # then 0,5 is a decimal comma
     header = [h.strip() for h in rows[0]]
     points = {q.name: q.points for q in questions}
     files = {e.file for e in entries}
@@ -251,7 +292,9 @@ def read_scores(path: Path, entries: list[Entry], questions: list[Question]) -> 
             try:
                 value = _score(cell, comma)
             except ValueError:
-                problems.append(f"row {r} ({what}), column '{q.name}': '{cell}' is not a number; enter 0 to {q.points:g}")
+                problems.append(
+                    f"row {r} ({what}), column '{q.name}': '{cell}' is not a number; enter 0 to {q.points:g}"
+                )
                 continue
             if value < 0 or value > points[q.name]:
                 problems.append(
@@ -328,7 +371,9 @@ def _merge_feedback(
     text = text.split("\n" + FEEDBACK_TAG)[0].rstrip() + "\n"
     pending = [q.name for q in questions if got[q.name] is None]
     note = f" — {len(pending)} câu chấm tay chưa chấm / manual question(s) not graded yet" if pending else ""
-    score = f"- **Điểm / Score:** {report._num(total)} / {report._num(top)} ({100 * total / top if top else 0:.1f}%){note}"
+    score = (
+        f"- **Điểm / Score:** {report._num(total)} / {report._num(top)} ({100 * total / top if top else 0:.1f}%){note}"
+    )
     text, n = re.subn(r"^- \*\*Điểm / Score:\*\* .*$", lambda m: score, text, count=1, flags=re.M)
     lines = [FEEDBACK_TAG, "", "## Câu hỏi chấm tay / Manually graded questions", ""]
     if not n:
@@ -369,7 +414,7 @@ SOURCE_NOTE = {
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="vi"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
@@ -455,7 +500,7 @@ def question_page(q: Question, entries: list[Entry], anonymous: bool, index: int
         f"</div></header>"
         f'<section class="key"><h2>Đề bài / Prompt</h2>{safe_html(manual.markdown_html(q.prompt))}</section>'
         f'<section class="key"><h2>Đáp án / Key</h2>{key}{_key_outputs(q)}</section>'
-        f"<h2>Câu trả lời / Answers ({len(cards)})</h2><div class=\"grid\">{''.join(cards)}</div>"
+        f'<h2>Câu trả lời / Answers ({len(cards)})</h2><div class="grid">{"".join(cards)}</div>'
     )
     return _page(f"{q.name} — review", body)
 
@@ -486,7 +531,8 @@ def index_page(questions: list[Question], entries: list[Entry], anonymous: bool)
     )
     if without:
         rows = "".join(
-            f"<li>{escape(e.label(anonymous))}: {escape(report.status_kind(e.status) if anonymous else e.status)}</li>" for e in sorted(without, key=lambda e: e.file)
+            f"<li>{escape(e.label(anonymous))}: {escape(report.status_kind(e.status) if anonymous else e.status)}</li>"
+            for e in sorted(without, key=lambda e: e.file)
         )
         body += f"<h2>Không có notebook / Without a notebook (0 điểm chấm tay / 0 manual points)</h2><ul>{rows}</ul>"
     return _page("Manual grading — index", body)
@@ -529,7 +575,12 @@ def _memory(out: Path) -> Path:
 
 
 def run(
-    root: Path, out: Path, *, manual_csv: Path | None = None, anonymous: bool = False, pdf: bool = False,
+    root: Path,
+    out: Path,
+    *,
+    manual_csv: Path | None = None,
+    anonymous: bool = False,
+    pdf: bool = False,
     master: Path = manual.MASTER,
 ) -> int:
     """The review pack, the scores file, the merge. 0, or 3 when the scores file had errors."""
@@ -562,7 +613,7 @@ def run(
         }
         report._atomic_write(memory, json.dumps(record, indent=1).encode())
     counts = merge(out, entries, questions, scores)
-    made = f"; wrote {', '.join(str(p) for p in created)} to fill in" if created else ""
+    made = f"; scores to fill in: {', '.join(str(p) for p in created)}" if created else ""
     print(
         f"review: {len(questions)} manual question pages in {out / 'review'}{' (names hidden)' if anonymous else ''}"
         f"{made}; manual scores: {counts['graded']} graded, {counts['ungraded']} not graded yet"

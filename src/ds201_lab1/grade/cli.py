@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .. import review
 from . import execute, report, submissions
 from .report import GradeResult
 from .verifiers import VerifyPool
@@ -70,7 +71,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="sandbox for the notebooks (default: the strongest that works here)",
     )
     p.add_argument("--verify-timeout", type=float, default=600, help="seconds for verifying one submission")
+    # issue 12: the manual questions' review pack and scores (ds201_lab1.review)
+    p.add_argument("--review", action="store_true", help="after grading, write OUT/review/ and merge manual scores")
+    review.add_arguments(p)
     args = p.parse_args(argv)
+    review.check_arguments(p, args)
     if not args.submissions.is_dir():
         p.error(f"{args.submissions} is not a folder: pass the folder that holds the submissions")
     if args.jobs < 1:
@@ -429,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
             log.close()
         report.write_csv(out / "final_grades.csv", plan, results)
         report.write_summary(out, plan, results)
+        wanted = args.review or args.manual or args.anonymous
+        manual = review.run(root, out, manual_csv=args.manual, anonymous=args.anonymous) if wanted else 0
         executed = sum(r.executed for r in results)
         errors = [r for r in results if r.status.startswith("grader error")]
         print(
@@ -436,6 +443,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{out / 'final_grades.csv'}",
             file=sys.stderr,
         )
-        return 2 if errors else 0
+        return 2 if errors else manual
     finally:
         verifiers.close()
