@@ -440,16 +440,16 @@ def test_manual_scores_merge_and_survive_a_regrade_from_the_cache(batch, tmp_pat
     )
     proc = _grade(subs, out, "--review", "--manual", str(graders))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "executed" not in proc.stderr.split("done:")[1].split("(")[1].split(",")[0] or "0 executed" in proc.stderr
+    assert "(0 executed" in proc.stderr  # re-verified from the cache
     rows = _rows(out)
     assert float(rows["alice.zip"]["total_points_earned"]) == float(autograded["alice.zip"]) + 8
     assert rows["alice.zip"]["grading_status"] == "ok" and rows["points-per-question"]["total_points_earned"] == "53"
     assert rows["bob.ipynb"]["q2_set"] == "0.5" and "7 not graded yet" in rows["bob.ipynb"]["grading_status"]
     feedback = (out / "feedback" / "alice.md").read_text()
-    assert "Tốt lắm / well done" in feedback and f"/ 53 (" in feedback
+    assert "Tốt lắm / well done" in feedback and "/ 53 (" in feedback
     merged = (out / "final_grades.csv").read_text()
     # A re-grade from the cache, without naming the file again: the scores merged last stay.
     proc = _grade(subs, out, "--review")
-    assert proc.returncode == 0 and "0 executed" in proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 0 and "(0 executed" in proc.stderr, proc.stderr[-3000:]
     assert (out / "final_grades.csv").read_text() == merged
     assert "Tốt lắm / well done" in (out / "feedback" / "alice.md").read_text()
