@@ -367,6 +367,33 @@ def test_pdf_holds_exactly_the_manual_answers_with_plots(tmp_path):
     assert "Câu hỏi 2.1" in pages[0][0] and "Manual question 1 of 8" in pages[0][0]
 
 
+def test_otter_uploads_this_pdf_to_the_manual_assignment(tmp_path, monkeypatch):
+    """Otter's own Gradescope step, offline: with ``use_submission_pdf`` it uploads the PDF this
+    module wrote (no LaTeX, no browser) to the linked assignment; the upload is the only thing faked."""
+    from types import SimpleNamespace
+
+    from otter.generate.token import APIClient
+    from otter.run.run_autograder.autograder_config import AutograderConfig
+    from otter.run.run_autograder.runners.python_runner import PythonRunner
+
+    folder = tmp_path / "autograder" / "submission"
+    fx.write(answered(fx.blank(), "gs"), folder / "lab1.ipynb")
+    (tmp_path / "autograder" / "submission_metadata.json").write_text(json.dumps({"users": [{"email": "s@x.edu"}]}))
+    assert manual_pdf.main([str(folder)]) == 0
+    uploads = []
+
+    def upload(self, course_id, assignment_id, email, path):
+        uploads.append((course_id, assignment_id, email, path, len(_pdf_pages(Path(path)))))
+        return SimpleNamespace(status_code=200, text="")
+
+    monkeypatch.setattr(APIClient, "upload_pdf_submission", upload)
+    config = {"token": "t", "course_id": 1, "assignment_id": 2, "use_submission_pdf": True, "pagebreaks": True}
+    runner = PythonRunner(AutograderConfig(config))
+    monkeypatch.chdir(folder)
+    assert runner.write_and_maybe_submit_pdf("lab1.ipynb") is None
+    assert uploads == [(1, 2, "s@x.edu", "lab1.pdf", 8)]
+
+
 def test_review_pdfs_are_named_by_question(graded):
     proc = _review(graded["subs"], graded["out"], "--pdf", "--anonymous")
     assert proc.returncode == 0, proc.stderr
