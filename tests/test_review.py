@@ -242,7 +242,7 @@ def test_anonymous_review_hides_names_and_keeps_numbers(graded):
         {"questions": {"q0_layers": {"possible": 1}}}, [GradeResult(f, "ok", {"q0_layers": 0.0}) for f in files]
     )
     (out / "final_grades.csv").write_text(text)
-    assert _review(subs, out, "--anonymous").returncode == 0
+    assert _review(subs, out).returncode == 0  # no flag: the names stay hidden in this OUT
     page = (out / "review" / "q2_set.html").read_text()
     assert re.findall(r"<h3>([^<]+)</h3>", page) == [f"submission {n}" for n in (1, 2, 3, 4)]
     assert "ANSWER-q2_set-late" in page.split("<h3>submission 4</h3>")[1]

@@ -8,7 +8,8 @@ Run as ``python -m ds201_lab1.review SUBMISSIONS OUT [--anonymous] [--manual CSV
   rendered, plots as images from the notebook the grader executed when the cache keeps it, else
   from the submitted one; the page says which). No script, no external URL (a CSP forbids them).
   ``--anonymous`` shows "submission N" instead of file names; nothing under ``OUT/review`` names
-  a student then, and the numbers stay the same from run to run.
+  a student then, and the numbers stay the same from run to run. Later runs on that OUT stay
+  anonymous without the flag (``OUT/.manual/anonymous``; delete it to show names again).
 - ``OUT/manual_scores.csv`` (never overwritten once it exists): one row per submission with a
   notebook (``file``, ``submission`` N), one empty column per manual question, ``comment``. With
   ``--anonymous`` also ``OUT/review/manual_scores.csv``, the same without ``file``, for graders.
@@ -348,7 +349,7 @@ def merge(out: Path, entries: list[Entry], questions: list[Question], scores: Sc
                 got[q] = None if file in notebooks else 0.0  # no notebook: no answer to grade
         ungraded = [q for q in manual_names if got[q] is None]
         counts["ungraded"] += len(ungraded)
-        counts["graded"] += len(manual_names) - len(ungraded)
+        counts["graded"] += (len(manual_names) - len(ungraded)) if file in notebooks or file in given else 0
         total = sum(v or 0.0 for v in got.values())
         status = row[status_i].split(STATUS_TAG)[0]
         if ungraded:
@@ -585,6 +586,11 @@ def run(
 ) -> int:
     """The review pack, the scores file, the merge. 0, or 3 when the scores file had errors."""
     questions = manual.manual_questions(master)
+    hidden = out / ".manual" / "anonymous"  # once names are hidden in OUT, they stay hidden
+    if anonymous:
+        hidden.parent.mkdir(parents=True, exist_ok=True)
+        hidden.write_text("the review pages of this folder hide names; delete this file to show them\n")
+    anonymous = hidden.is_file()
     entries = load(root.resolve(), out.resolve(), questions)
     numbering(out, entries)
     write_pages(out, questions, entries, anonymous)
