@@ -585,7 +585,11 @@ def run(
     master: Path = manual.MASTER,
 ) -> int:
     """The review pack, the scores file, the merge. 0, or 3 when the scores file had errors."""
-    questions = manual.manual_questions(master)
+    try:
+        questions = manual.manual_questions(master)
+    except manual.MasterError as e:
+        print(f"review: {e}", file=sys.stderr)
+        return 3
     hidden = out / ".manual" / "anonymous"  # once names are hidden in OUT, they stay hidden
     if anonymous:
         hidden.parent.mkdir(parents=True, exist_ok=True)
@@ -598,7 +602,10 @@ def run(
     if pdf:
         write_pdfs(out, questions, entries, anonymous)
     memory = _memory(out)
-    last = json.loads(memory.read_text()) if memory.is_file() else None
+    try:
+        last = json.loads(memory.read_text()) if memory.is_file() else None
+    except ValueError:
+        last = None  # a damaged record: the scores file itself is merged below
     source = manual_csv or (Path(last["source"]) if last and Path(last["source"]).is_file() else out / SCORES)
     code, scores = 0, None
     try:
