@@ -3,7 +3,7 @@
 Cheap tests first, on an OUT folder written by the grader's own report functions (no execution):
 the master's list, finding answers in notebooks, sanitizing, the pages, the scores file's every
 bad input, the merge. Then one batch run of the class grader with ``--review`` over an export zip
-and a plain notebook (two blank-based notebooks, about a minute), and a re-grade from its cache.
+and a plain notebook (two blank-based executions), and two re-grades from its cache.
 """
 
 from __future__ import annotations
