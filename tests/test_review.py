@@ -480,3 +480,18 @@ def test_manual_scores_merge_and_survive_a_regrade_from_the_cache(batch, tmp_pat
     assert proc.returncode == 0 and "(0 executed" in proc.stderr, proc.stderr[-3000:]
     assert (out / "final_grades.csv").read_text() == merged
     assert "Tốt lắm / well done" in (out / "feedback" / "alice.md").read_text()
+
+
+def test_the_graders_executed_notebook_is_preferred_when_the_cache_keeps_it(graded):
+    """The hook for the grader's cache: ``OUT/.cache/<sha256>-<env>/executed.ipynb`` replaces the
+    submitted notebook's outputs, and the page says so."""
+    subs, out = graded["subs"], graded["out"]
+    nb = answered(fx.blank(), "executed-by-grader")
+    sha = review.submissions.sha256_bytes((subs / "bob.ipynb").read_bytes())
+    fx.write(nb, out / ".cache" / f"{sha}-env" / "executed.ipynb")
+    assert _review(subs, out).returncode == 0
+    page = (out / "review" / "q2_set.html").read_text()
+    bob = page.split("<h3>bob.ipynb</h3>")[1].split("</section>")[0]
+    assert "ANSWER-q2_set-executed-by-grader" in bob and "the grader&#x27;s own execution" in bob
+    alice = page.split("<h3>alice.zip</h3>")[1].split("</section>")[0]
+    assert "ANSWER-q2_set-zip" in alice and "as submitted" in alice
