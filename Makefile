@@ -9,10 +9,13 @@ SUBMISSIONS ?= submissions
 OUT         ?= grades
 JOBS        ?=
 GRADE_ARGS  ?=
+MANUAL      ?=
+ANONYMOUS   ?=
+REVIEW_ARGS := $(if $(MANUAL),--manual "$(MANUAL)") $(if $(ANONYMOUS),--anonymous)
 BENCH_ARGS  ?=
 PLATFORMS_ARGS ?=
 
-.PHONY: assignment test install data lint thresholds bench grade platforms clean
+.PHONY: assignment test install data lint thresholds bench grade review platforms clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +33,15 @@ assignment: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
-## Grade every .ipynb / otter export .zip under $(SUBMISSIONS) into $(OUT), without Docker
-## (JOBS=N for -j N; every other option, and the defaults, are the grader's own: GRADE_ARGS="--help").
+## Grade every .ipynb / otter export .zip under $(SUBMISSIONS) into $(OUT), without Docker; then the
+## manual questions' review pack (OUT/review/) and the merge of their scores (MANUAL=OUT/manual_scores.csv).
+## JOBS=N for -j N; every other option, and the defaults, are the grader's own (GRADE_ARGS="--help").
 grade: $(VENV)/.installed
-	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" $(if $(JOBS),-j $(JOBS)) $(GRADE_ARGS)
+	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" $(if $(JOBS),-j $(JOBS)) --review $(REVIEW_ARGS) $(GRADE_ARGS)
+
+## Only the review pack and the merge of MANUAL= (no grading; $(OUT)/final_grades.csv must exist).
+review: $(VENV)/.installed
+	$(PY) -m ds201_lab1.review "$(SUBMISSIONS)" "$(OUT)" $(REVIEW_ARGS)
 
 ## Lay out the offline dataset cache from $(SHARED_DATA) (no dataset host is reachable here), then
 ## expand it in place into memory-mappable .npy folders (the grader links them into OUT/.data).

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .. import data
+from .. import data, review
 from . import execute, isolation, processes, report, submissions, verify
 from . import outcome as oc
 from .cache import Cache, Execution, Limits, environment_key
@@ -69,7 +69,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="sandbox for the notebooks (default: the strongest that works here)",
     )
     p.add_argument("--verify-timeout", type=float, default=600, help="seconds for verifying one submission")
+    p.add_argument("--review", action="store_true", help="after grading, write OUT/review/ and merge manual scores")
+    review.add_arguments(p)
     args = p.parse_args(argv)
+    review.check_arguments(p, args)
     if not args.submissions.is_dir():
         p.error(f"{args.submissions} is not a folder: pass the folder that holds the submissions")
     if args.jobs < 1:
@@ -369,12 +372,14 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 130
+        wanted = args.review or args.manual or args.anonymous
+        manual = review.run(run.root, run.out, manual_csv=args.manual, anonymous=args.anonymous) if wanted else 0
         executed = sum(r.executed for r in results.items)
         print(
             f"done: {len(results.items)} graded ({executed} executed, {len(results.items) - executed} without "
             f"executing); {csv_path}",
             file=sys.stderr,
         )
-        return 2 if any(r.outcome.kind == oc.GRADER_ERROR for r in results.items) else 0
+        return 2 if any(r.outcome.kind == oc.GRADER_ERROR for r in results.items) else manual
     finally:
         run.close()
