@@ -291,6 +291,7 @@ time.sleep(30)
 def _execute(tmp_path: Path, nb, memory_bytes: int):
     from ds201_lab1.data import cache_dir
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     mode, _ = isolation.detect("auto", tmp_path, [AUTOGRADER])
     limits = Limits(240, memory_bytes, 8 * 2**30, None)
     settings = execute.Settings(
