@@ -136,7 +136,7 @@ def batch(tmp_path_factory) -> dict:
         "collide_a": _write(subs, "bài 1.ipynb", b"{ not json A"),
         "collide_b": _write(subs, "bài_1.ipynb", b"[1, 2]"),
         "collide_c": _write(subs, "bài 1.zip", b"not a zip C"),
-        "collide_d": _write(subs, "bài 1.ipynb".encode("utf-8").replace("à".encode(), "a\u0300".encode()), b""),
+        "collide_d": _write(subs, "bài 1.ipynb".encode().replace("à".encode(), "a\u0300".encode()), b""),
         "formula": _write(subs, '=HYPERLINK("x";"y").ipynb', b"{ formula"),
         "latin1_name": _write(subs, b"b\xe0i t\xe2p.ipynb", b"{ legacy name"),
         "deep": _write(subs, "deep.ipynb", b"[" * 200_000 + b"]" * 200_000),

@@ -21,6 +21,7 @@ import itertools
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -228,14 +229,18 @@ class Group:
 
 def create(cpus: float | None, memory_bytes: int | None, pids: int | None) -> Group | None:
     """A new group with these limits, or None where the machine has no usable cgroups."""
-    backend, _ = available()
-    if backend is None:
-        return None
+    backend, note = available()
     with _lock:
         first = not _state.get("swept")
         _state["swept"] = True
-    if first:
-        sweep_stale()
+    if first:  # said once per run: what caps the sandboxes' CPU and counts their shared memory
+        if backend is None:
+            print(f"cgroups: none ({note}): CPU capped by RLIMIT_CPU only, shared memory not counted", file=sys.stderr)
+        else:
+            print(f"cgroups: {note}", file=sys.stderr)
+            sweep_stale()
+    if backend is None:
+        return None
     group = Group(backend, f"{PREFIX}{os.getpid()}-{next(_counter)}")
     try:
         group.limit(cpus, memory_bytes, pids)

@@ -324,6 +324,10 @@ def _parse(data: bytes) -> tuple[dict[str, Any] | None, str, str]:
         nb = nbformat.reads(json.dumps(raw), as_version=4)
     except Exception as e:  # nbformat raises many unrelated types for a damaged notebook
         return None, f"not a notebook: {type(e).__name__}: {str(e)[:200]}", ""
+    count = [0]
+    nb = nbformat.from_dict(_repair_text(dict(nb), count))  # what an upgrade may have brought back
+    if count[0] and not total:
+        repairs.append(f"{count[0]} undecodable character(s) replaced by U+FFFD")
     if isinstance(major, int) and major < 4:
         repairs.append(f"upgraded from nbformat {major} to 4")
     for i, cell in enumerate(nb.cells):
