@@ -258,7 +258,7 @@ def check_cli(batch: list[tuple[bytes, bytes]], gradable: list[bytes]) -> None:
         assert not [r for r in rows[2:] if "grader error" in r[-1]], proc.stderr[-3000:]
 
 
-tiny_gradable = st.lists(st.sampled_from(["x = 1", "layer_kinds = ['input', 'hidden', 'output']"]), max_size=2).map(
+tiny_gradable = st.lists(st.sampled_from(["x = 1", "layer_kinds = ['input', 'hidden', 'output']"]), min_size=1, max_size=2).map(
     lambda sources: [_tiny(s) for s in sources]
 )
 

@@ -379,3 +379,53 @@ def test_output_names_are_injective_and_stable():
     assert names["b.ipynb"] == "b.md"  # no collision: the plain name
     assert report.output_names(reversed(files)) == names
     assert json.dumps(names)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sealer, in process: what is copied out and when
+# ---------------------------------------------------------------------------------------------
+def _save(artifacts: Path, q: str, value: str) -> None:
+    """What the kernel's saver does: a new folder renamed into place."""
+    import shutil
+
+    tmp = artifacts / f"{q}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "manifest.json").write_text(json.dumps({"v": value}))
+    shutil.rmtree(artifacts / q, ignore_errors=True)
+    tmp.rename(artifacts / q)
+
+
+def test_sealer_keeps_what_each_check_saved(tmp_path):
+    from ds201_lab1.grade.sandbox import Sealer
+
+    artifacts, sealed = tmp_path / "artifacts", tmp_path / "sealed"
+    artifacts.mkdir()
+    sealed.mkdir()
+    fd = os.open(sealed, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        sealer = Sealer(str(artifacts), fd, {"q1", "q2"}, 10 * 2**20)
+        _save(artifacts, "q1", "first")
+        model = artifacts / "models" / ("m" + "0" * 24)
+        model.mkdir(parents=True)
+        (model / "w0.npy").write_bytes(b"weights")
+        (artifacts / "q1" / "link").symlink_to("/etc/passwd")
+        os.mkfifo(artifacts / "q1" / "fifo")
+        sealer.after_cell('grader.check("q1")')
+        _save(artifacts, "q1", "rewritten")  # a thread or handler, during a later cell
+        (model / "w0.npy").write_bytes(b"forged")
+        sealer.after_cell("x = 1")
+        sealer.after_cell("")  # the grader's last cell checks only what was never checked
+        assert json.loads((sealed / "q1" / "manifest.json").read_text()) == {"v": "first"}
+        assert (sealed / "models" / model.name / "w0.npy").read_bytes() == b"weights"
+        assert sorted(p.name for p in (sealed / "q1").iterdir()) == ["manifest.json"]
+        _save(artifacts, "q1", "checked again")  # a check of q1 by name replaces it, as in otter
+        _save(artifacts, "q2", "second")
+        sealer.after_cell("grader.check('q1')\nprint(1)")
+        assert json.loads((sealed / "q1" / "manifest.json").read_text()) == {"v": "checked again"}
+        assert json.loads((sealed / "q2" / "manifest.json").read_text()) == {"v": "second"}
+        _save(artifacts, "q1", "after the last cell")  # atexit: the worker never looks again
+        assert json.loads((sealed / "q1" / "manifest.json").read_text()) == {"v": "checked again"}
+        assert not list(sealed.glob("*.tmp")) and sealer.problems == []
+    finally:
+        os.close(fd)

@@ -211,7 +211,10 @@ def execute(sha256: str, notebook: dict, notebook_name: str, settings: Settings,
         sealed_fd = os.open(sealed, os.O_RDONLY | os.O_DIRECTORY)
         spec["sealed_fd"] = sealed_fd
         limits = settings.limits
-        group = cgroups.create(settings.threads, 2 * limits.memory_bytes, int(spec["max_processes"]) + 64)
+        try:
+            group = cgroups.create(settings.threads, 2 * limits.memory_bytes, int(spec["max_processes"]) + 64)
+        except OSError as e:  # the machine stopped letting us make one: run without, and say so
+            print(f"cgroups: could not make a group ({e}); this execution runs without", file=sys.stderr)
         if group is None:  # no cgroup to cap the CPU rate: each process gets the CPU time of the slot
             spec["cpu_seconds"] = int(limits.timeout * settings.threads) + 60 if limits.timeout else None
         (folder / "spec.json").write_text(json.dumps(spec))
