@@ -263,13 +263,7 @@ def test_the_batch_leaves_nothing_behind(batch):
 # ---------------------------------------------------------------------------------------------
 # Shared memory counts against the cap
 # ---------------------------------------------------------------------------------------------
-SHM_HOG = """\
-import ctypes, os, time
-libc = ctypes.CDLL(None, use_errno=True)
-libc.shmget.restype = ctypes.c_int
-libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
-libc.shmat.restype = ctypes.c_void_p
-libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+SHM_HOG = SHM + """\
 libc.shmdt.argtypes = [ctypes.c_void_p]
 size = 200 * 2**20
 shmid = libc.shmget(0, size, 0o1600)  # IPC_PRIVATE
