@@ -423,3 +423,50 @@ def test_sealer_keeps_what_each_check_saved(tmp_path):
         assert not list(sealed.glob("*.tmp")) and sealer.problems == []
     finally:
         os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# Namespaces and user ids
+# ---------------------------------------------------------------------------------------------
+def test_the_sandbox_has_its_own_ipc_and_uts_namespaces(tmp_path):
+    mode, note = isolation.detect("auto", tmp_path, [])
+    if mode == "none":
+        pytest.skip(f"no sandbox here: {note}")
+    for sub in ("root", "data", "work"):
+        (tmp_path / sub).mkdir()
+    if os.geteuid() == 0:
+        os.chown(tmp_path / "work", isolation.SANDBOX_UIDS[-1], isolation.SANDBOX_UIDS[-1])
+    spec = {"isolation": mode, "uid": isolation.SANDBOX_UIDS[-1], "tmp": "/tmp", "must_be_hidden": []}
+    spec |= {k: str(tmp_path / k) for k in ("root", "data", "work")}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    proc = subprocess.run(
+        isolation.worker_command(mode, tmp_path / "spec.json", selftest=True),
+        env=isolation.worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["ipc"] and seen["ipc"] != os.readlink("/proc/self/ns/ipc"), seen
+    assert seen["hostname"] == "ds201-sandbox", seen
+
+
+def test_a_sandbox_uid_is_held_by_one_grader_on_the_host():
+    script = (
+        "from ds201_lab1.grade import isolation; import sys; "
+        "u = isolation.acquire_uid(); print(u, flush=True); sys.stdin.readline()"
+    )
+    first = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        theirs = int(first.stdout.readline())
+        mine = isolation.acquire_uid()
+        try:
+            assert mine != theirs
+        finally:
+            isolation.release_uid(mine)
+    finally:
+        first.stdin.close()
+        first.wait(timeout=30)
+    again = isolation.acquire_uid()  # released by its holder's exit: free again
+    isolation.release_uid(again)
+    assert not (isolation.UID_LOCKS / f"{again}.lock").exists()
