@@ -263,11 +263,13 @@ def prepare_cells(nb: Any, spec: dict) -> list[tuple[Any, int | None]]:
     alias = "_ds201_Notebook"
     cells: list[tuple[Any, int | None]] = []
     for index, cell in enumerate(nb.cells):
-        meta = cell.get("metadata", {})
-        if "otter_ignore" in meta.get("tags", []) or (meta.get("otter") or {}).get("ignore", False):
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+        otter = meta.get("otter") if isinstance(meta.get("otter"), dict) else {}
+        if "otter_ignore" in tags or otter.get("ignore", False):
             continue
         cells.append((cell, index))
-        tests = (meta.get("otter") or {}).get("tests")
+        tests = otter.get("tests") if isinstance(otter.get("tests"), list) else None
         if tests:
             source = "".join(f"{alias}().check({t!r})\n" for t in tests)
             cells.append((nbformat.v4.new_code_cell(source), None))

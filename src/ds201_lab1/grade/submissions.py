@@ -209,7 +209,8 @@ def parse_notebook_repaired(
     nb, problem, repairs = _parse(data)
     if nb is None:
         return None, Outcome(oc.REJECTED, problem), ""
-    got = (nb.get("metadata", {}).get("otter") or {}).get("assignment_name")
+    otter = nb["metadata"].get("otter")
+    got = otter.get("assignment_name") if isinstance(otter, dict) else None
     if assignment_name and got != assignment_name:
         if got is None:
             detail = f"none (metadata.otter.assignment_name is missing; expected {assignment_name!r})"
@@ -274,6 +275,24 @@ def _cells(raw: dict) -> list | None:
     return None
 
 
+def _normalise(nb: Any) -> list[str]:
+    """Metadata that must be objects and outputs that must be lists, made so; what was reset."""
+    import nbformat
+
+    reset = []
+    if not isinstance(nb.get("metadata"), dict):
+        nb["metadata"] = nbformat.NotebookNode()
+        reset.append("the notebook's metadata")
+    for i, cell in enumerate(nb.cells):
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = nbformat.NotebookNode()
+            reset.append(f"cell {i + 1}")
+        if cell.get("cell_type") == "code" and not isinstance(cell.get("outputs"), list):
+            cell["outputs"] = []
+            reset.append(f"cell {i + 1}")
+    return list(dict.fromkeys(reset))
+
+
 def _parse(data: bytes) -> tuple[dict[str, Any] | None, str, str]:
     """``(notebook, "", repairs)`` or ``(None, why not, "")``."""
     import nbformat
@@ -333,6 +352,13 @@ def _parse(data: bytes) -> tuple[dict[str, Any] | None, str, str]:
     for i, cell in enumerate(nb.cells):
         if cell.get("cell_type") not in ("code", "markdown", "raw") or not isinstance(cell.get("source"), str):
             return None, f"not a notebook: cell {i + 1} has no valid type or text", ""
+    reset = _normalise(nb)
+    if reset:
+        repairs.append(f"invalid metadata or outputs dropped in {', '.join(reset[:10])}")
+    try:
+        nbformat.writes(nb).encode("utf-8")  # what the executor will do with it
+    except Exception as e:  # a structure nbformat cannot write back
+        return None, f"not a notebook: {type(e).__name__}: {str(e)[:200]}", ""
     if not any(c.get("cell_type") == "code" and c.get("source", "").strip() for c in nb.cells):
         return None, "empty notebook: no code cell has any code", ""
     return nb, "", "; ".join(repairs)
