@@ -85,14 +85,15 @@ def _try(mode: str, workroot: Path, must_be_hidden: list[Path]) -> tuple[bool, s
     """``(True, what the sandbox looks like)`` when ``mode`` works here and hides everything, else
     ``(False, why not)``."""
     folder = Path(tempfile.mkdtemp(prefix="selftest-", dir=workroot))
+    uid = acquire_uid()  # the self-test's sandbox is a sandbox too: its uid is its own
     try:
         for sub in ("root", "data", "work"):
             (folder / sub).mkdir()
         if mode == "namespaces":
-            os.chown(folder / "work", SANDBOX_UIDS[-1], SANDBOX_UIDS[-1])
+            os.chown(folder / "work", uid, uid)
         spec = {
             "isolation": mode,
-            "uid": SANDBOX_UIDS[-1],
+            "uid": uid,
             "root": str(folder / "root"),
             "data": str(folder / "data"),
             "work": str(folder / "work"),
@@ -116,6 +117,7 @@ def _try(mode: str, workroot: Path, must_be_hidden: list[Path]) -> tuple[bool, s
     except (OSError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
         return False, f"{mode}: {type(e).__name__}: {e}"
     finally:
+        release_uid(uid)
         shutil.rmtree(folder, ignore_errors=True)
 
 
