@@ -37,7 +37,7 @@ from ds201_lab1.grade import report, sandbox, submissions
 from ds201_lab1.grade.report import GradeResult
 
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-LONG = settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+LONG = settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 CLI_FAST = settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 CLI_LONG = settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 PLAN = {"questions": {"q0_layers": {"possible": 1}, "q1_mnist_name": {"possible": 2}}, "assignment_name": "lab1"}
