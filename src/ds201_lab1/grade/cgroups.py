@@ -1,7 +1,7 @@
 """One control group per sandbox, where the machine lets the grader make one.
 
 A group caps a submission's CPU (``cpu.max`` / ``cpu.cfs_quota_us``: as many cores as the slot's
-threads), its processes (``pids.max``) and, as a backstop to the supervisor's polling, its memory
+threads; its weight against the machine's other processes is that of its threads plus one), its processes (``pids.max``) and, as a backstop to the supervisor's polling, its memory
 (a hard limit at twice the cap). Its memory is *counted* from the group: anonymous memory plus
 shared memory (``anon``/``rss`` + ``shmem`` in ``memory.stat``), so System V and POSIX shared
 memory and tmpfs files count against the cap as the resident memory of the tree never did;
@@ -18,6 +18,7 @@ bounded by the sizes the sandbox gives it (see README).
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 import signal
@@ -148,12 +149,16 @@ class Group:
     def limit(self, cpus: float | None, memory_bytes: int | None, pids: int | None) -> None:
         v2 = self.backend.version == 2
         if cpus:
-            quota = max(1000, int(cpus * PERIOD_US))
+            # At most ``cpus`` cores; and, competing with the machine's other processes, the weight of
+            # its threads plus the worker (a group weighs one default task unless told otherwise).
+            quota, weight = max(1000, int(cpus * PERIOD_US)), math.ceil(cpus) + 1
             if v2:
                 _write(self.dirs["cpu"] / "cpu.max", f"{quota} {PERIOD_US}")
+                _write(self.dirs["cpu"] / "cpu.weight", str(100 * weight))
             else:
                 _write(self.dirs["cpu"] / "cpu.cfs_period_us", str(PERIOD_US))
                 _write(self.dirs["cpu"] / "cpu.cfs_quota_us", str(quota))
+                _write(self.dirs["cpu"] / "cpu.shares", str(1024 * weight))
         if memory_bytes:
             _write(self.dirs["memory"] / ("memory.max" if v2 else "memory.limit_in_bytes"), str(memory_bytes))
         if pids:
