@@ -1222,9 +1222,10 @@ CASES: tuple[Case, ...] = (
     Case(
         "artifacts_forged",
         3,
-        "writes the right values by hand into the grader's artifacts (`_ds201/artifacts/*/manifest.json`)",
+        "writes the right values by hand into the grader's artifacts (`_ds201/artifacts/*/manifest.json`) after "
+        "the checks saved the blanks (issue 15: an answer is final when checked, so they do not count)",
         lambda a: at_end(blank(), _forged_manifests(a)),
-        "values",
+        "blank",
     ),
     Case(
         "artifacts_garbage",

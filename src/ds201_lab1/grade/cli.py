@@ -215,6 +215,7 @@ class Run:
             cell_errors=ex.meta.get("errors", []),
             how="cached" if ex.reused else "executed",
             seconds={} if ex.reused else dict(ex.meta.get("seconds", {})),
+            repairs=sub.repairs,
         )
         if ex.outcome.stopped:
             result.running = ex.meta.get("running")
@@ -303,12 +304,13 @@ class Results:
         self.progress = Progress(total, sum(run.possible.values()))
         self.run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
         self.log = open(run.out / "grading-log.jsonl", "a")  # noqa: SIM115 (closed by close())
+        self.names: dict[str, str] = {}  # file -> its own feedback file (report.output_names)
 
     def add(self, r: GradeResult) -> None:
         out, plan = self.run.out, self.run.plan
         self.items.append(r)
         report.write_csv(out / "final_grades.csv", plan, self.items)
-        report.write_feedback(out / "feedback", plan, r)
+        report.write_feedback(out / "feedback", plan, r, self.names.get(r.file))
         entry = {"run": self.run_id, "file": r.file, "status": r.status, "how": r.how, "total": r.total}
         self.log.write(json.dumps({**entry, "elapsed": round(r.elapsed, 2), "seconds": r.seconds}) + "\n")
         self.log.flush()
@@ -324,8 +326,9 @@ def grade_all(run: Run, paths: list[Path]) -> tuple[Results, bool]:
     results = Results(run, len(paths))
     try:
         gradable = []
-        for path in paths:
-            sub = submissions.read_submission(path, run.root, run.plan.get("assignment_name"))
+        subs = [submissions.read_submission(path, run.root, run.plan.get("assignment_name")) for path in paths]
+        results.names = report.output_names(sub.name for sub in subs)
+        for sub in subs:
             if sub.rejected is None:
                 gradable.append(sub)
             else:
@@ -334,7 +337,13 @@ def grade_all(run: Run, paths: list[Path]) -> tuple[Results, bool]:
 
         def job(sub: submissions.Submission) -> GradeResult:
             results.progress.start(sub.name)
-            return run.grade(sub)
+            try:
+                return run.grade(sub)
+            except processes.Stopped:
+                raise
+            except Exception as e:  # one submission's failure is its status; the batch goes on
+                detail = f"{type(e).__name__}: {str(e)[:200]}"
+                return GradeResult(sub.name, oc.grader_error(detail), dict.fromkeys(run.plan["questions"], 0.0))
 
         with ThreadPoolExecutor(max_workers=run.args.jobs) as pool:
             futures = [pool.submit(job, sub) for sub in gradable]

@@ -6,9 +6,12 @@ For each submission this module
    run's expanded ``.npy`` files, or of ``mnist.npz``/``cifar10.npz``), the modules the notebook may
    import (``ds201_lab1/__init__.py`` and ``data.py``, never the checks) and the grader's stub tests,
    which only save values (:mod:`.snapshot`);
-2. runs :mod:`.sandbox` under :func:`.processes.supervise` (its own process group, killed whole at
-   the wall-clock, memory or disk limit) in the mode :mod:`.isolation` chose;
-3. turns what happened into an :class:`.Outcome` and hands the artifacts to the :mod:`.cache`.
+2. runs :mod:`.sandbox` under :func:`.processes.supervise` (its own process group and, where the
+   machine allows, its own :mod:`.cgroups` group capping its CPU to the slot's threads; killed whole
+   at the wall-clock, memory or disk limit) in the mode :mod:`.isolation` chose;
+3. turns what happened into an :class:`.Outcome` and hands the *sealed* artifacts (what each check
+   saved, copied out of the kernel's reach right after its cell: :class:`.sandbox.Sealer`) to the
+   :mod:`.cache`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import KERNEL_MODULES, data
-from . import isolation, processes, snapshot
+from . import cgroups, isolation, processes, snapshot
 from . import outcome as oc
 from .cache import Cache, Execution, Limits
 from .outcome import Outcome
@@ -108,6 +111,8 @@ def prepare_scratch(folder: Path, notebook: dict, notebook_name: str, settings: 
         "notebook": name,
         "tests_dir": str(tests),
         "tests": sorted(stubs),
+        "artifacts": str(artifacts),
+        "max_sealed_bytes": settings.limits.disk_bytes,
         "uid": uid,
         "cell_timeout": settings.limits.cell_timeout,
         "max_processes": 1024,
@@ -194,7 +199,8 @@ def execute(sha256: str, notebook: dict, notebook_name: str, settings: Settings,
     settings.scratch.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{sha256[:12]}-", dir=settings.scratch))
     uid = isolation.acquire_uid()
-    meta_fd = -1
+    meta_fd = sealed_fd = -1
+    group = None
     began = time.monotonic()
     try:
         spec = prepare_scratch(folder, notebook, notebook_name, settings, mode, uid)
@@ -206,9 +212,22 @@ def execute(sha256: str, notebook: dict, notebook_name: str, settings: Settings,
         meta_path = folder / "meta.json"
         meta_fd = os.open(meta_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         spec["meta_fd"] = meta_fd
+        # What each check saved is copied there by the worker, out of the kernel's reach.
+        sealed = folder / "sealed"
+        sealed.mkdir(mode=0o700)
+        if os.geteuid() == 0 and mode == "namespaces":
+            os.chown(sealed, uid, uid)
+        sealed_fd = os.open(sealed, os.O_RDONLY | os.O_DIRECTORY)
+        spec["sealed_fd"] = sealed_fd
+        limits = settings.limits
+        try:
+            group = cgroups.create(settings.threads, 2 * limits.memory_bytes, int(spec["max_processes"]) + 64)
+        except OSError as e:  # the machine stopped letting us make one: run without, and say so
+            print(f"cgroups: could not make a group ({e}); this execution runs without", file=sys.stderr)
+        if group is None:  # no cgroup to cap the CPU rate: each process gets the CPU time of the slot
+            spec["cpu_seconds"] = int(limits.timeout * settings.threads) + 60 if limits.timeout else None
         (folder / "spec.json").write_text(json.dumps(spec))
         (folder / "spec.json").chmod(0o600)
-        limits = settings.limits
         run = processes.supervise(
             isolation.worker_command(mode, folder / "spec.json"),
             env=isolation.worker_env(),
@@ -217,7 +236,8 @@ def execute(sha256: str, notebook: dict, notebook_name: str, settings: Settings,
             memory_bytes=limits.memory_bytes,
             log=folder / "worker.log",
             disk=(Path(spec["work"]), limits.disk_bytes),
-            pass_fds=(meta_fd,),
+            pass_fds=(meta_fd, sealed_fd),
+            group=group,
         )
         meta = read_meta(meta_path)
         meta["peak_rss"] = run.peak_rss
@@ -225,13 +245,17 @@ def execute(sha256: str, notebook: dict, notebook_name: str, settings: Settings,
         result = _outcome(run, meta, limits, folder / "worker.log")
         if result.kind == oc.GRADER_ERROR:  # not the submission's doing: never cached, tried again next run
             return Execution(result, None, meta, run.elapsed)
-        artifacts = Path(spec["work"]) / "_ds201" / "artifacts"
+        for partial in [*sealed.glob("*.tmp"), *sealed.glob("models/*.tmp")]:  # a copy cut short by a kill
+            shutil.rmtree(partial, ignore_errors=True)
         committing = time.monotonic()
-        ex = cache.commit(sha256, result, artifacts if result.graded else None, meta, run.elapsed)
+        ex = cache.commit(sha256, result, sealed if result.graded else None, meta, run.elapsed)
         meta["seconds"]["commit"] = round(time.monotonic() - committing, 2)
         return ex
     finally:
-        if meta_fd >= 0:
-            os.close(meta_fd)
+        for fd in (meta_fd, sealed_fd):
+            if fd >= 0:
+                os.close(fd)
+        if group is not None:
+            group.remove()
         isolation.release_uid(uid)
         shutil.rmtree(folder, ignore_errors=True)

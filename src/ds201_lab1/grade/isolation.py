@@ -1,12 +1,16 @@
 """Which sandbox this machine allows, tested before the first execution, and the sandbox's user ids.
 
 The strongest mode that works and hides what must stay hidden is chosen by running the worker's
-self-test (:func:`detect`): ``namespaces`` (as root: mount, network and PID namespaces and a user id
-per sandbox), ``userns`` (an unprivileged user namespace), else ``none`` with a loud warning.
+self-test (:func:`detect`): ``namespaces`` (as root: mount, network, PID, IPC and UTS namespaces
+and a user id per sandbox), ``userns`` (an unprivileged user namespace), else ``none`` with a loud
+warning. A sandbox's user id is held by no other sandbox on the host while it runs, whichever grader
+run started it: :func:`acquire_uid` takes an ``flock`` on ``UID_LOCKS/<uid>.lock``, which the kernel
+releases when the grader ends, however it ends.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -20,25 +24,47 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding ds201_l
 # Each running sandbox gets a user id of its own (as root), so that one notebook's processes (a fork
 # storm against RLIMIT_NPROC, signals, /proc) never count against or reach another's.
 SANDBOX_UIDS = range(480_000, 480_256)
-_UIDS_IN_USE: set[int] = set()
+# One lock file per uid, for every grader run on the host (root's /run; another user's own folder).
+UID_LOCKS = Path("/run/ds201-uids") if os.geteuid() == 0 else Path(tempfile.gettempdir()) / f"ds201-uids-{os.geteuid()}"
+_UIDS_HELD: dict[int, int] = {}  # uid -> the descriptor holding its lock
 _UIDS_LOCK = threading.Lock()
 
 
 def acquire_uid() -> int:
+    """A uid of ``SANDBOX_UIDS`` that no other sandbox on this host holds now (host-wide ``flock``)."""
+    UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _UIDS_LOCK:
-        uid = next(u for u in SANDBOX_UIDS if u not in _UIDS_IN_USE)
-        _UIDS_IN_USE.add(uid)
-        return uid
+        for uid in SANDBOX_UIDS:
+            if uid in _UIDS_HELD:
+                continue
+            path = UID_LOCKS / f"{uid}.lock"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if os.fstat(fd).st_ino != os.stat(path, follow_symlinks=False).st_ino:
+                    raise BlockingIOError  # its holder removed it meanwhile: that file is no lock now
+            except (BlockingIOError, FileNotFoundError):
+                os.close(fd)
+                continue
+            _UIDS_HELD[uid] = fd
+            return uid
+    raise RuntimeError(f"all {len(SANDBOX_UIDS)} sandbox uids are in use on this host ({UID_LOCKS})")
 
 
 def release_uid(uid: int) -> None:
     with _UIDS_LOCK:
-        _UIDS_IN_USE.discard(uid)
+        fd = _UIDS_HELD.pop(uid, None)
+    if fd is not None:  # removed while locked (a run that opened it meanwhile sees another inode), then freed
+        try:
+            os.unlink(UID_LOCKS / f"{uid}.lock")
+        except OSError:
+            pass
+        os.close(fd)
 
 
 def worker_command(mode: str, spec: Path, selftest: bool = False) -> list[str]:
     py = [sys.executable, "-m", "ds201_lab1.grade.sandbox", *(["--selftest"] if selftest else []), str(spec)]
-    ns = ["--mount", "--net", "--pid", "--fork", "--kill-child"]
+    ns = ["--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
     if mode == "namespaces":
         return ["unshare", *ns, *py]
     if mode == "userns":
@@ -59,14 +85,15 @@ def _try(mode: str, workroot: Path, must_be_hidden: list[Path]) -> tuple[bool, s
     """``(True, what the sandbox looks like)`` when ``mode`` works here and hides everything, else
     ``(False, why not)``."""
     folder = Path(tempfile.mkdtemp(prefix="selftest-", dir=workroot))
+    uid = acquire_uid()  # the self-test's sandbox is a sandbox too: its uid is its own
     try:
         for sub in ("root", "data", "work"):
             (folder / sub).mkdir()
         if mode == "namespaces":
-            os.chown(folder / "work", SANDBOX_UIDS[-1], SANDBOX_UIDS[-1])
+            os.chown(folder / "work", uid, uid)
         spec = {
             "isolation": mode,
-            "uid": SANDBOX_UIDS[-1],
+            "uid": uid,
             "root": str(folder / "root"),
             "data": str(folder / "data"),
             "work": str(folder / "work"),
@@ -86,10 +113,11 @@ def _try(mode: str, workroot: Path, must_be_hidden: list[Path]) -> tuple[bool, s
         seen = json.loads(proc.stdout.strip().splitlines()[-1])
         if seen["visible"] or seen["network"]:
             return False, f"{mode}: still sees {seen['visible']} / network {seen['network']}"
-        return True, f"{mode}: mount+net+pid namespaces, new root, uid {seen['uid']}"
+        return True, f"{mode}: mount+net+pid+ipc+uts namespaces, new root, uid {seen['uid']}"
     except (OSError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
         return False, f"{mode}: {type(e).__name__}: {e}"
     finally:
+        release_uid(uid)
         shutil.rmtree(folder, ignore_errors=True)
 
 

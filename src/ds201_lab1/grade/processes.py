@@ -1,12 +1,18 @@
 """Process trees: start one in its own group, watch its wall clock, memory and disk, kill it whole.
 
 Every process the grader starts (sandboxed workers, verifiers) is tracked here, so that Ctrl-C
-(:func:`stop_all`) kills every tree at once and no new one starts afterwards.
+(:func:`stop_all`) kills every tree at once and no new one starts afterwards. A supervised tree
+dies with the grader however the grader dies: its first process gets ``PR_SET_PDEATHSIG``
+(SIGKILL, through ``setpriv --pdeathsig``, kept across ``exec`` into ``unshare``) and joins its
+:mod:`.cgroups` group (when there is one) before it executes anything, so that the group holds every
+process it starts; its memory is then counted from the group (shared memory included).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import threading
@@ -15,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from . import cgroups
 
 
 @dataclass
@@ -110,6 +118,16 @@ def log_tail(path: Path, lines: int = 3) -> str:
     return " | ".join(text[-lines:])[-300:]
 
 
+def wrap(cmd: list[str], group: cgroups.Group | None = None) -> list[str]:
+    """``cmd`` started so that it dies with this process (SIGKILL as parent-death signal) and,
+    with ``group``, joins that cgroup before it executes."""
+    if group is not None:
+        joins = " && ".join(f"echo $$ > {shlex.quote(str(f))}" for f in group.procs_files)
+        cmd = ["/bin/sh", "-c", f'{joins} && exec "$@"', "ds201-join", *cmd]
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", *cmd] if setpriv else cmd
+
+
 def supervise(
     cmd: list[str],
     *,
@@ -121,9 +139,12 @@ def supervise(
     poll: float = 0.1,
     disk: tuple[Path, int] | None = None,
     pass_fds: tuple[int, ...] = (),
+    group: cgroups.Group | None = None,
 ) -> Supervised:
-    """Run ``cmd`` in its own process group; kill the whole tree at ``timeout`` s, ``memory_bytes`` RSS,
-    or (``disk=(folder, bytes)``) when the files under ``folder`` pass ``bytes``."""
+    """Run ``cmd`` in its own process group; kill the whole tree at ``timeout`` s, ``memory_bytes``
+    (the tree's RSS, or the cgroup's anonymous + shared memory when larger), or
+    (``disk=(folder, bytes)``) when the files under ``folder`` pass ``bytes``. With ``group`` the
+    tree runs in that cgroup; its processes are all killed at the end (the group is not removed)."""
     next_disk_check = 0.0
     start = time.monotonic()
     with _ACTIVE_LOCK:
@@ -131,7 +152,7 @@ def supervise(
             raise Stopped("interrupted")
         with open(log, "ab") as out:
             proc = subprocess.Popen(
-                cmd,
+                wrap(cmd, group),
                 env=env,
                 cwd=cwd,
                 stdout=out,
@@ -152,9 +173,9 @@ def supervise(
             if timeout and time.monotonic() - start > timeout:
                 killed = "timeout"
             else:
-                rss = tree_rss(proc.pid)
+                rss = max(tree_rss(proc.pid), group.memory() if group else 0)
                 peak = max(peak, rss)
-                if memory_bytes and rss > memory_bytes:
+                if memory_bytes and (rss > memory_bytes or (group is not None and group.oom_killed())):
                     killed = "memory"
                 elif disk and time.monotonic() > next_disk_check:
                     next_disk_check = time.monotonic() + 2
@@ -168,6 +189,10 @@ def supervise(
         raise
     finally:
         untrack(proc)
+        if group is not None:
+            group.kill()
+            if killed is None and memory_bytes and group.oom_killed():
+                killed = "memory"
     if STOPPING.is_set():
         raise Stopped("interrupted")
     return Supervised(proc.returncode, killed, time.monotonic() - start, peak)

@@ -6,16 +6,26 @@ row first; rows sorted by file. It is rewritten atomically (temp file + rename) 
 submission. Feedback files are Markdown, bilingual (Vietnamese, then English): every question with
 its points and, for a failed test case, its message — public tests in full, hidden tests with the
 check's own message only (it never holds the expected value).
+
+Output names are injective: :func:`output_names` gives every submission of a batch its own
+feedback file, whatever the names (a short hash of the file's name is appended where two names
+would map to one file after normalisation: ``a.ipynb`` and ``a.zip``, names that differ only in
+characters the file name drops, in case or in Unicode normalisation). CSV cells that a spreadsheet
+would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get a
+leading ``'``, as OWASP recommends.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
 import re
 import tempfile
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +50,7 @@ class GradeResult:
     how: str = "rejected"  # "executed" in this run, "cached" (execution reused), "rejected" (never executed)
     elapsed: float = 0.0  # seconds this run spent on it
     seconds: dict[str, float] = field(default_factory=dict)  # where they went (grading-log.jsonl, the bench)
+    repairs: str = ""  # what reading the file repaired (submissions.Submission.repairs), shown in the status
 
     @property
     def executed(self) -> bool:
@@ -47,7 +58,8 @@ class GradeResult:
 
     @property
     def status(self) -> str:
-        return self.outcome.status()
+        status = self.outcome.status()
+        return f"{status}; repaired: {self.repairs}" if self.repairs else status
 
     @property
     def total(self) -> float:
@@ -61,6 +73,11 @@ def possible(plan: dict) -> dict[str, float]:
 def _num(x: float) -> str:
     x = round(float(x), 5)
     return str(int(x)) if x.is_integer() else repr(x)
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8 that never fails (a lone surrogate is written escaped)."""
+    return text.encode("utf-8", "backslashreplace")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -79,6 +96,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet runs as a formula (OWASP: a leading ``'``)."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def csv_text(plan: dict, results: list[GradeResult]) -> str:
     points = possible(plan)
     questions = sorted(points)
@@ -90,21 +115,65 @@ def csv_text(plan: dict, results: list[GradeResult]) -> str:
     for r in sorted(results, key=lambda r: r.file):
         percent = round(r.total / total_possible, 4) if total_possible else 0.0
         w.writerow(
-            [r.file, *(_num(r.scores.get(q, 0.0)) for q in questions), _num(r.total), repr(float(percent)), r.status]
+            [
+                csv_cell(r.file),
+                *(_num(r.scores.get(q, 0.0)) for q in questions),
+                _num(r.total),
+                repr(float(percent)),
+                csv_cell(r.status),
+            ]
         )
     return buf.getvalue()
 
 
 def write_csv(path: Path, plan: dict, results: list[GradeResult]) -> None:
-    _atomic_write(path, csv_text(plan, results).encode())
+    _atomic_write(path, _utf8(csv_text(plan, results)))
 
 
 # ---------------------------------------------------------------------------------------------
 # Feedback
 # ---------------------------------------------------------------------------------------------
 def feedback_name(file: str) -> str:
+    """The plain feedback file name of ``file`` (not injective: :func:`output_names` makes it so)."""
     stem = re.sub(r"\.(ipynb|zip)$", "", file, flags=re.I)
-    return re.sub(r"[^\w.-]+", "_", stem.replace("/", "__")) + ".md"
+    name = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", stem.replace("/", "__")))
+    return name.lstrip(".")[:150] + ".md"
+
+
+def _key(name: str) -> str:
+    """What two file names must differ in to be two files everywhere (case-insensitive disks too)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def output_names(files: Iterable[str]) -> dict[str, str]:
+    """file -> its feedback file name, distinct for distinct files: the plain name where no other file
+    of the batch maps to it, else the plain name with a short hash of the file's name."""
+    files = sorted(set(files))
+    plain = {f: feedback_name(f) for f in files}
+    counts: dict[str, int] = {}
+    for name in plain.values():
+        counts[_key(name)] = counts.get(_key(name), 0) + 1
+    out: dict[str, str] = {}
+    taken = {_key(n) for f, n in plain.items() if counts[_key(n)] == 1}
+    for f in files:
+        name = plain[f]
+        if counts[_key(name)] > 1:
+            digest = hashlib.sha256(f.encode("utf-8", "surrogatepass")).hexdigest()
+            for size in (8, 16, 64):
+                candidate = f"{name[:-3]}-{digest[:size]}.md"
+                if _key(candidate) not in taken:
+                    break
+            name = candidate
+            taken.add(_key(name))
+        out[f] = name
+    return out
+
+
+def _code(text: str) -> str:
+    """``text`` as inline Markdown code, whatever backticks it holds."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    return f"{ticks} {text} {ticks}" if longest else f"`{text}`"
 
 
 def _fence(text: str) -> str:
@@ -193,7 +262,7 @@ def feedback_text(plan: dict, result: GradeResult, assignment: str = "") -> str:
     lines = [
         f"# Kết quả chấm điểm / Grading feedback{' — ' + assignment if assignment else ''}",
         "",
-        f"- **Bài nộp / Submission:** `{result.file}`",
+        f"- **Bài nộp / Submission:** {_code(result.file)}",
         f"- **Điểm / Score:** {_num(result.total)} / {_num(total_possible)} ({percent:.1f}%)",
         f"- **Trạng thái / Status:** {result.status}",
         "",
@@ -234,10 +303,11 @@ def feedback_text(plan: dict, result: GradeResult, assignment: str = "") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_feedback(folder: Path, plan: dict, result: GradeResult) -> Path:
+def write_feedback(folder: Path, plan: dict, result: GradeResult, name: str | None = None) -> Path:
+    """Write ``result``'s feedback as ``name`` (from :func:`output_names`; default its plain name)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / feedback_name(result.file)
-    _atomic_write(path, feedback_text(plan, result, plan.get("assignment_name") or "").encode())
+    path = folder / (name or feedback_name(result.file))
+    _atomic_write(path, _utf8(feedback_text(plan, result, plan.get("assignment_name") or "")))
     return path
 
 

@@ -1,8 +1,9 @@
 """The untrusted stage, worker side: run one notebook in a sandbox, in otter's grading mode.
 
 Started by :mod:`.execute` as ``python -m ds201_lab1.grade.sandbox SPEC`` in its own process group,
-under ``unshare --mount --net --pid --fork`` when the machine allows it. Then, before any student
-code runs, this worker
+under ``unshare --mount --net --pid --ipc --uts --fork --kill-child`` when the machine allows it
+(System V IPC and the host name are the sandbox's own: a shared-memory segment dies with it and no
+other sandbox sees it). Then, before any student code runs, this worker
 
 1. builds a new root filesystem on a tmpfs holding only read-only binds of the system (``/usr``,
    ``/etc``), the Python installation and the virtualenv, a private ``/tmp`` and ``/dev/shm``, the
@@ -20,6 +21,20 @@ It writes its notes (``meta.json``, through a file descriptor the parent opened 
 sandbox, out of the kernel's reach): per cell errors (``ename`` only), whether
 the kernel died, the cell running. The parent enforces the wall-clock and memory limits and reads
 everything written here as untrusted data.
+
+**Answers are final when checked** (:class:`Sealer`). Right after each cell, the worker copies
+what that cell's checks saved out of the kernel-writable folder, through a directory descriptor
+the parent opened outside the sandbox (the kernel, the same user, can reach neither: the worker is
+not dumpable, and the folder is not in the sandbox's filesystem). A question is sealed after the
+first cell that saved it, and again only after a cell that checks it by name
+(``grader.check("q")``: otter counts the last check). Whatever the kernel writes otherwise — later
+cells' threads and signal handlers, ``atexit`` handlers at shutdown, after the last cell — is never
+read. The parent verifies only the sealed copy.
+
+The worker dies with the grader: ``setpriv --pdeathsig KILL`` kills ``unshare`` when the grader
+dies, ``--kill-child`` kills this worker then, and the worker re-arms that signal after changing
+its user (which clears it); as the PID namespace's first process, its death ends every process
+in the sandbox.
 """
 
 from __future__ import annotations
@@ -29,9 +44,11 @@ import fcntl
 import json
 import os
 import platform
+import re
 import resource
 import signal
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -42,7 +59,10 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 MNT_DETACH = 2
-PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 4, 24, 36, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 36, 38
+# System V shared memory one sandbox may hold (its IPC namespace's own limits; cgroups count it too).
+SHM_BYTES = 256 * 2**20
+HOSTNAME = "ds201-sandbox"
 SYSCALLS = {"x86_64": {"pivot_root": 155, "capset": 126}, "aarch64": {"pivot_root": 41, "capset": 91}}
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 DEV_NODES = ("null", "zero", "full", "random", "urandom")
@@ -165,7 +185,24 @@ def enter_sandbox(spec: dict) -> None:
     _bind(spec["data"], root, read_only=True)
     _bind(spec["work"], root, read_only=False)
     _loopback_up()
+    _own_ipc_and_host()
     _pivot_root(root)
+
+
+def _own_ipc_and_host() -> None:
+    """This sandbox's host name and System V shared-memory limits (its IPC and UTS namespaces' own;
+    best effort: an older kernel may not let the root of a user namespace set them)."""
+    try:
+        socket.sethostname(HOSTNAME)
+    except OSError:
+        pass
+    page = os.sysconf("SC_PAGE_SIZE")
+    for name, value in (("shmmax", SHM_BYTES), ("shmall", SHM_BYTES // page), ("shmmni", 64)):
+        try:
+            with open(f"/proc/sys/kernel/{name}", "w") as f:
+                f.write(str(value))
+        except OSError:
+            pass
 
 
 def drop_privileges(uid: int | None) -> None:
@@ -184,6 +221,12 @@ def drop_privileges(uid: int | None) -> None:
         _syscall("capset", ctypes.byref(header), ctypes.byref(data))
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # the kernel (same user) cannot open /proc/<worker>/fd
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # a change of user cleared unshare's
+
+
+def die_with_parent() -> None:
+    """SIGKILL this process when its parent (``unshare``, or the grader) dies."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def set_limits(spec: dict) -> None:
@@ -194,6 +237,9 @@ def set_limits(spec: dict) -> None:
     if spec.get("max_processes") and os.getuid() != 0:
         n = int(spec["max_processes"])
         resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+    if spec.get("cpu_seconds"):  # no cgroup to cap the CPU rate: cap each process's CPU time
+        n = int(spec["cpu_seconds"])
+        resource.setrlimit(resource.RLIMIT_CPU, (n, n + 5))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,11 +263,13 @@ def prepare_cells(nb: Any, spec: dict) -> list[tuple[Any, int | None]]:
     alias = "_ds201_Notebook"
     cells: list[tuple[Any, int | None]] = []
     for index, cell in enumerate(nb.cells):
-        meta = cell.get("metadata", {})
-        if "otter_ignore" in meta.get("tags", []) or (meta.get("otter") or {}).get("ignore", False):
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+        otter = meta.get("otter") if isinstance(meta.get("otter"), dict) else {}
+        if "otter_ignore" in tags or otter.get("ignore", False):
             continue
         cells.append((cell, index))
-        tests = (meta.get("otter") or {}).get("tests")
+        tests = otter.get("tests") if isinstance(otter.get("tests"), list) else None
         if tests:
             source = "".join(f"{alias}().check({t!r})\n" for t in tests)
             cells.append((nbformat.v4.new_code_cell(source), None))
@@ -271,6 +319,148 @@ def _reap_orphans(stop: threading.Event, protected: set[int]) -> None:
                     pass
 
 
+CHECK_CALL = re.compile(r"""\.check\(\s*(?:question\s*=\s*)?[rRuU]?["']([A-Za-z_][\w-]*)["']""")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_][\w.-]{0,99}")
+MODEL_DIR = re.compile(r"m[0-9a-f]{24}")
+MAX_SEAL_DEPTH = 6
+
+
+class Sealer:
+    """Copies what the checks saved out of the kernel's reach, right after each cell.
+
+    ``artifacts`` is the folder the kernel's saver writes (``<question>/`` and ``models/m…/``);
+    ``sealed_fd`` a directory descriptor (opened by the parent, outside the sandbox) that receives
+    the copies with the same layout. A question is copied after the first cell that saved it, and
+    again after a cell that checks it by name; a model folder once, when it first appears (its name
+    is its content's digest). Only plain folders and regular files with plain names are copied,
+    through descriptors (``O_NOFOLLOW``, a file type check after opening), up to ``max_bytes``.
+    """
+
+    def __init__(self, artifacts: str, sealed_fd: int, questions: set[str], max_bytes: int):
+        self.artifacts, self.fd, self.questions, self.max_bytes = artifacts, sealed_fd, questions, max_bytes
+        self.signatures: dict[str, tuple] = {}  # question -> what was sealed (folder and manifest identity)
+        self.models: set[str] = set()
+        self.bytes = 0
+        self.problems: list[str] = []
+
+    def _signature(self, q: str) -> tuple | None:
+        try:
+            d = os.stat(os.path.join(self.artifacts, q), follow_symlinks=False)
+            m = os.stat(os.path.join(self.artifacts, q, "manifest.json"), follow_symlinks=False)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(d.st_mode):
+            return None
+        return (d.st_ino, d.st_mtime_ns, m.st_ino, m.st_mtime_ns, m.st_size)
+
+    def after_cell(self, source: str) -> None:
+        """Seal what the cell that just ran (``source``) saved; never raises."""
+        try:
+            self._after_cell(set(CHECK_CALL.findall(source or "")))
+        except Exception as e:  # a question the kernel made uncopyable is missing: the check says so
+            self.problems.append(f"{type(e).__name__}: {e}"[:200])
+
+    def _after_cell(self, named: set[str]) -> None:
+        models = os.path.join(self.artifacts, "models")
+        if os.path.isdir(models) and not os.path.islink(models):
+            for name in sorted(os.listdir(models)):
+                if MODEL_DIR.fullmatch(name) and name not in self.models:
+                    self.models.add(name)
+                    self._copy_tree(os.path.join("models", name))
+        for q in sorted(self.questions):
+            if q in self.signatures and q not in named:
+                continue  # final: only a check of it by name replaces it
+            sig = self._signature(q)
+            if sig is None or self.signatures.get(q) == sig:
+                continue
+            self.signatures[q] = sig
+            self._copy_tree(q)
+
+    def _copy_tree(self, rel: str) -> None:
+        """Copy ``artifacts/rel`` to ``sealed/rel`` (replacing it) through a temporary name."""
+        parent, name = os.path.split(rel)
+        dst_parent = self.fd
+        opened = []
+        try:
+            if parent:
+                try:
+                    os.mkdir(parent, 0o700, dir_fd=self.fd)
+                except FileExistsError:
+                    pass
+                dst_parent = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=self.fd)
+                opened.append(dst_parent)
+            tmp = f"{name}.tmp"
+            _remove_tree(dst_parent, tmp)
+            src = os.open(os.path.join(self.artifacts, rel), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            opened.append(src)
+            os.mkdir(tmp, 0o700, dir_fd=dst_parent)
+            dst = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dst_parent)
+            opened.append(dst)
+            self._copy_dir(src, dst, 0)
+            _remove_tree(dst_parent, name)
+            os.rename(tmp, name, src_dir_fd=dst_parent, dst_dir_fd=dst_parent)
+        finally:
+            for fd in opened:
+                os.close(fd)
+
+    def _copy_dir(self, src: int, dst: int, depth: int) -> None:
+        if depth > MAX_SEAL_DEPTH:
+            return
+        for entry in sorted(os.listdir(src))[:10_000]:
+            if not PLAIN_NAME.fullmatch(entry):
+                continue
+            try:
+                fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=src)
+            except OSError:
+                continue  # a symlink, a FIFO without writer, gone meanwhile: not copied
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISDIR(st.st_mode):
+                    os.mkdir(entry, 0o700, dir_fd=dst)
+                    sub = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dst)
+                    try:
+                        self._copy_dir(fd, sub, depth + 1)
+                    finally:
+                        os.close(sub)
+                elif stat.S_ISREG(st.st_mode):
+                    self._copy_file(fd, entry, dst)
+            finally:
+                os.close(fd)
+
+    def _copy_file(self, src: int, name: str, dst: int) -> None:
+        out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dst)
+        try:
+            while chunk := os.read(src, 1 << 20):
+                self.bytes += len(chunk)
+                if self.bytes > self.max_bytes:
+                    raise OSError(f"the saved answers pass {self.max_bytes} bytes")
+                os.write(out, chunk)
+        finally:
+            os.close(out)
+
+
+def _remove_tree(dir_fd: int, name: str) -> None:
+    """Remove ``name`` (a folder this worker made) under ``dir_fd``, if it is there."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return
+    except OSError:
+        os.unlink(name, dir_fd=dir_fd)
+        return
+    try:
+        for entry in os.listdir(fd):
+            try:
+                os.unlink(entry, dir_fd=fd)
+            except IsADirectoryError:
+                _remove_tree(fd, entry)
+            except PermissionError:  # a folder on Linux raises EISDIR or EPERM
+                _remove_tree(fd, entry)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=dir_fd)
+
+
 def _kernel_pid(client: Any) -> int | None:
     provisioner = getattr(getattr(client, "km", None), "provisioner", None)
     pid = getattr(provisioner, "pid", None) or getattr(getattr(provisioner, "process", None), "pid", None)
@@ -284,6 +474,10 @@ def run_notebook(spec: dict) -> dict:
 
     work, meta_path = spec["work"], int(spec["meta_fd"])
     os.set_inheritable(meta_path, False)  # the kernel never gets it
+    sealed_fd = int(spec["sealed_fd"])
+    os.set_inheritable(sealed_fd, False)
+    questions = {os.path.splitext(os.path.basename(t))[0] for t in spec["tests"]}
+    sealer = Sealer(spec["artifacts"], sealed_fd, questions, int(spec.get("max_sealed_bytes", 2**30)))
     os.chdir(work)
     tmp = spec["tmp"]
     for var, sub in (("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("IPYTHONDIR", "ipython"), ("HOME", "home")):
@@ -345,10 +539,13 @@ def run_notebook(spec: dict) -> dict:
                     client.execute_cell(cell, i)
                 except DeadKernelError:
                     meta["kernel_died"] = True
+                    sealer.after_cell(cell.source)
                     break
+                took = time.monotonic() - began
+                sealer.after_cell(cell.source)
                 part = "student cells" if original is not None else "grader cells"
-                seconds[part] = round(seconds.get(part, 0.0) + time.monotonic() - began, 2)
-                if cell_timeout and original is not None and time.monotonic() - began >= cell_timeout:
+                seconds[part] = round(seconds.get(part, 0.0) + took, 2)
+                if cell_timeout and original is not None and took >= cell_timeout:
                     meta["cell_timeouts"].append(where)  # nbclient interrupted it; the notebook went on
                 for out in cell.get("outputs", []):
                     if out.get("output_type") == "error":
@@ -361,6 +558,8 @@ def run_notebook(spec: dict) -> dict:
     except Exception as e:  # report the worker's own failure; the parent shows it as a grader error
         meta["worker_error"] = f"{type(e).__name__}: {str(e)[:500]}"
     stop_reaper.set()
+    if sealer.problems:
+        meta["seal_problems"] = sealer.problems[:5]
     meta["elapsed"] = round(time.monotonic() - start, 2)
     _write_meta(meta_path, meta)
     return meta
@@ -374,7 +573,18 @@ def selftest(spec: dict) -> dict:
         network = True
     except OSError:
         network = False
-    return {"uid": os.getuid(), "visible": hidden, "network": network, "pid": os.getpid()}
+    try:
+        ipc = os.readlink("/proc/self/ns/ipc")
+    except OSError:
+        ipc = ""
+    return {
+        "uid": os.getuid(),
+        "visible": hidden,
+        "network": network,
+        "pid": os.getpid(),
+        "ipc": ipc,
+        "hostname": socket.gethostname(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     from nbclient.exceptions import DeadKernelError  # noqa: F401
 
     isolation = spec["isolation"]
+    die_with_parent()
     if isolation in ("namespaces", "userns"):
         enter_sandbox(spec)
     if isolation == "namespaces":
