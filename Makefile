@@ -10,6 +10,7 @@ OUT         ?= grades
 JOBS        ?= 1
 TIMEOUT     ?= 900
 GRADE_ARGS  ?=
+SCHEDULER   ?=
 BENCH_ARGS  ?=
 
 .PHONY: assignment test install data lint thresholds bench grade clean
@@ -30,9 +31,10 @@ assignment: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
-## Grade every .ipynb / otter export .zip under $(SUBMISSIONS) into $(OUT), without Docker.
+## Grade every .ipynb / otter export .zip under $(SUBMISSIONS) into $(OUT), without Docker;
+## SCHEDULER=tcp://HOST:8786 executes them on the workers of that Dask cluster (README: Grading on a cluster).
 grade: $(VENV)/.installed
-	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" -j $(JOBS) --timeout $(TIMEOUT) $(GRADE_ARGS)
+	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" -j $(JOBS) --timeout $(TIMEOUT) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADE_ARGS)
 
 ## Lay out the offline dataset cache from $(SHARED_DATA) (no dataset host is reachable here), then
 ## expand it in place into memory-mappable .npy folders (the grader links them into OUT/.data).

@@ -1,8 +1,9 @@
 """Grading on a Dask cluster (issue 14): real ``dask scheduler`` and ``dask worker`` processes.
 
 A scheduler and two single-slot workers (each its own process tree, with a nanny) on 127.0.0.1,
-on ports they pick themselves, grade a batch of cheap notebooks: the one-wrong export zip, a
-file that is not JSON, a tiny notebook and its copy, and one that sleeps in its first cell. The
+on ports they pick themselves, grade a batch of tiny notebooks (no data loaded, no model trained):
+an otter export zip with one answer wrong, a file that is not JSON, a notebook and its copy, and
+one that sleeps in its first cell. The
 worker running the sleeping one is SIGKILLed, whole tree, while its sandbox runs: every submission
 is still graded once, and the CSV and feedback equal a local ``-j 2`` run's. Then: a submission
 whose workers all die ends with a status saying so, a re-grade from the cache needs no cluster,
@@ -34,7 +35,7 @@ from ds201_lab1.grade import submissions
 
 DASK = Path(sys.executable).parent / "dask"
 TIMEOUT = 600  # per submission: generous, a loaded machine is slow; nothing here waits for it
-SLEEP = 30  # seconds the sleeping notebook's first cell sleeps: the window in which its worker is killed
+SLEEP = 20  # seconds the sleeping notebook's first cell sleeps: the window in which its worker is killed
 ARGS = ("--timeout", str(TIMEOUT), "--memory", "4")
 ALLOWED_FAILURES = 1  # the test scheduler's: one lost worker is survived, two stop the submission
 WAIT = 300  # seconds any wait for a process or a file may take before the test fails (never reached normally)
@@ -217,7 +218,8 @@ def _wait_gone(folder: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory) -> Path:
     subs = tmp_path_factory.mktemp("cluster-subs")
-    fx.export_zip(fx.one_wrong(), subs / "wrong.zip")
+    # An otter export zip answering two questions, one wrong (cheap: no data loaded, no model trained)
+    fx.export_zip(_tiny("layer_kinds = ['input', 'hidden', 'output']", fx.WRONG_ANSWER), subs / "wrong.zip")
     (subs / "notjson.ipynb").write_text("this is not JSON {")
     tiny = _tiny("layer_kinds = ['input', 'hidden', 'output']")
     fx.write(tiny, subs / "tiny.ipynb")
@@ -306,7 +308,7 @@ def test_cluster_csv_equals_local_and_survives_a_lost_worker(cluster_run, local_
     assert len(log) == 1 and sorted(e["file"] for e in log[0]) == sorted(p.name for p in batch.iterdir())
     _, rows = read_grades(out / "final_grades.csv")
     assert rows["sleepy.ipynb"]["grading_status"] == "ok" and rows["tiny.ipynb"]["q0_layers"] == "1"
-    assert float(rows["wrong.zip"]["total_points_earned"]) > 0
+    assert rows["wrong.zip"]["q0_layers"] == "1" and rows["wrong.zip"][fx.WRONG] == "0"
     how = {e["file"]: e["how"] for e in log[0]}
     assert how["notjson.ipynb"] == "rejected" and how["wrong.zip"] == "executed"
     assert sorted(how[n] for n in ("tiny.ipynb", "tiny_copy.ipynb")) == ["cached", "executed"]

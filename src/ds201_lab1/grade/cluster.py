@@ -40,6 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from distributed import Client, KilledWorker, Reschedule, WorkerPlugin, get_worker
+from distributed.core import Status
 
 from .. import data
 from . import execute, isolation, processes, submissions
@@ -447,6 +448,8 @@ class Teardown(WorkerPlugin):
     name = "ds201-grade-teardown"
 
     def teardown(self, worker: Any) -> None:
+        if worker.status not in (Status.closing, Status.closed):  # replaced by the next run's client, not closing
+            return
         with _STATES_LOCK:
             for state in _STATES.values():
                 state.close()
