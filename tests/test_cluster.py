@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,7 +95,7 @@ class Cluster:
     def _start(self, args: list[str], name: str, user: str | None = None, env: dict | None = None) -> subprocess.Popen:
         cmd = [str(DASK), *args]
         if user:
-            cmd = ["runuser", "-u", user, "--", *cmd]
+            cmd = _as_user(cmd, user, env or {})
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 (the process writes it)
         proc = subprocess.Popen(
             cmd,
@@ -404,43 +405,66 @@ def _unprivileged_ok() -> str | None:
     return None
 
 
-def test_worker_as_an_unprivileged_user_grades_in_a_user_namespace(tmp_path_factory):
+# The Python this venv was made from may live where USER cannot read it (here: root's pyenv under
+# /root, mode 700). The worker then starts in a mount namespace where /root is an empty tmpfs that
+# shows that one installation, read-only as it is: the node "has the project installed" for USER.
+SHOW_PYTHON = """
+set -e
+mount --make-rprivate /
+b=$(mktemp -d)
+mount --bind "/root/$1" "$b"
+mount -t tmpfs -o mode=755 tmpfs /root
+mkdir "/root/$1"
+mount --bind "$b" "/root/$1"
+umount "$b"
+rmdir "$b"
+shift
+exec "$@"
+"""
+
+
+def _as_user(cmd: list[str], user: str, env: dict[str, str]) -> list[str]:
+    run = ["runuser", "-u", user, "--", "env", *(f"{k}={v}" for k, v in env.items()), *cmd]  # runuser resets HOME
+    base = Path(sys.base_prefix).resolve()
+    if Path("/root") not in base.parents:
+        return run
+    return ["unshare", "--mount", "sh", "-c", SHOW_PYTHON, "sh", base.relative_to("/root").parts[0], *run]
+
+
+def test_worker_as_an_unprivileged_user_grades_in_a_user_namespace():
     why = _unprivileged_ok()
     if why:
         pytest.skip(why)
     from ds201_lab1.data import cache_dir
 
-    root = tmp_path_factory.mktemp("unprivileged")
-    for p in [root, *root.parents]:  # the worker's user must reach its folders
-        if p == Path("/"):
-            break
-        p.chmod(p.stat().st_mode | 0o005)
-    data = root / "data"
-    shutil.copytree(cache_dir(), data, ignore=shutil.ignore_patterns("*.tmp*"))
-    for dirpath, dirnames, filenames in os.walk(data):
-        for n in dirnames:
-            os.chmod(os.path.join(dirpath, n), 0o755)
-        for n in filenames:
-            os.chmod(os.path.join(dirpath, n), 0o644)
-    c = Cluster(root / "dask")
+    root = Path(tempfile.mkdtemp(prefix="ds201-unprivileged-", dir="/tmp"))  # USER reaches /tmp, not pytest's
+    root.chmod(0o755)
+    c = None
     try:
+        data = root / "data"  # the datasets where USER can read them (hard links: the files are world-readable)
+        shutil.copytree(cache_dir(), data, copy_function=os.link, ignore=shutil.ignore_patterns(".*"))
         home = root / "home"
         home.mkdir()
         shutil.chown(home, USER)
+        c = Cluster(root / "dask")
         c.add_worker("u1", user=USER, env={"DS201_DATA_DIR": str(data), "HOME": str(home)})
         c.wait_workers(1)
         subs, out = root / "subs", root / "out"
-        fx.write(_tiny("import os\nuid = os.getuid()", "layer_kinds = ['input', 'hidden', 'output']"), subs / "t.ipynb")
+        fx.write(_tiny("layer_kinds = ['input', 'hidden', 'output']"), subs / "t.ipynb")
         proc = grade(subs, out, "--scheduler", c.address, *ARGS)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "sandbox on tcp://127.0.0.1:" in proc.stderr and ": userns: " in proc.stderr, proc.stderr[-2000:]
         _, rows = read_grades(out / "final_grades.csv")
         assert rows["t.ipynb"]["grading_status"] == "ok" and rows["t.ipynb"]["q0_layers"] == "1"
-        owners = {psutil.Process(p.pid).username() for p in c.worker_processes("u1")}
+        owners = {p.username() for p in c.worker_processes("u1")}
         assert owners == {USER}, owners
     finally:
-        c.close()
-        assert not c.left and not _wait_gone(root), ours(root)
+        if c is not None:
+            c.close()
+        left = _wait_gone(root)
+        shutil.rmtree(root, ignore_errors=True)
+        assert c is None or not c.left, c.left
+        assert not left, left
 
 
 # ---------------------------------------------------------------------------------------------
