@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -30,16 +29,14 @@ import grade_fixtures as fx
 import nbformat
 import psutil
 import pytest
+from dask_cluster import ALLOWED_FAILURES, USER, Cluster, ours, wait, wait_gone
 from helpers import grade, grading_log, read_grades
 
 from ds201_lab1.grade import submissions
 
-DASK = Path(sys.executable).parent / "dask"
 TIMEOUT = 600  # per submission: generous, a loaded machine is slow; nothing here waits for it
 SLEEP = 20  # seconds the sleeping notebook's first cell sleeps: the window in which its worker is killed
 ARGS = ("--timeout", str(TIMEOUT), "--memory", "4")
-ALLOWED_FAILURES = 1  # the test scheduler's: one lost worker is survived, two stop the submission
-WAIT = 300  # seconds any wait for a process or a file may take before the test fails (never reached normally)
 
 
 def _tiny(*sources: str) -> nbformat.NotebookNode:
@@ -51,145 +48,11 @@ def _tiny(*sources: str) -> nbformat.NotebookNode:
 SLEEPY = _tiny(f"import time\ntime.sleep({SLEEP})", "layer_kinds = ['input', 'hidden', 'output']")
 
 
-def _wait(what: str, condition, timeout: float = WAIT, poll: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"gave up after {timeout:g} s waiting for {what}")
-
-
 def _free_port() -> int:
     """A port nothing listens on (for the unreachable scheduler)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Cluster:
-    """A scheduler and workers, each started as its own process group; :meth:`close` ends them all."""
-
-    def __init__(self, folder: Path, env: dict[str, str] | None = None):
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o755)
-        self.env = {
-            **os.environ,
-            "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(ALLOWED_FAILURES),
-            "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
-            **(env or {}),
-        }
-        self.procs: list[subprocess.Popen] = []
-        self.workers: dict[str, subprocess.Popen] = {}
-        file = folder / "scheduler.json"
-        self._start(
-            ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(file)],
-            "scheduler",
-        )
-        self.address = _wait(
-            "the scheduler's address", lambda: file.is_file() and json.loads(file.read_text() or "{}").get("address")
-        )
-
-    def _start(self, args: list[str], name: str, user: str | None = None, env: dict | None = None) -> subprocess.Popen:
-        cmd = [str(DASK), *args]
-        if user:
-            cmd = _as_user(cmd, user, env or {})
-        log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 (the process writes it)
-        proc = subprocess.Popen(
-            cmd,
-            env={**self.env, **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=self.folder,
-        )
-        log.close()
-        self.procs.append(proc)
-        return proc
-
-    def add_worker(self, name: str, resources: str = "grading=1", user: str | None = None, env: dict | None = None):
-        local = self.folder / name
-        local.mkdir()
-        if user:
-            shutil.chown(local, user)
-        args = [
-            "worker",
-            self.address,
-            "--name",
-            name,
-            "--nthreads",
-            "1",
-            "--resources",
-            resources,
-            "--memory-limit",
-            "6GiB",
-            "--local-directory",
-            str(local),
-            "--no-dashboard",
-            "--host",
-            "127.0.0.1",
-        ]
-        self.workers[name] = self._start(args, name, user, env)
-
-    def client(self):
-        from distributed import Client
-
-        return Client(self.address, timeout="60s", set_as_default=False)
-
-    def wait_workers(self, n: int) -> None:
-        with self.client() as c:
-            c.wait_for_workers(n, timeout=WAIT)
-
-    def worker_processes(self, name: str) -> list[psutil.Process]:
-        """The worker processes the nanny ``name`` started (restarted after a kill)."""
-        try:
-            return psutil.Process(self.workers[name].pid).children()
-        except psutil.Error:
-            return []
-
-    def tree(self) -> list[psutil.Process]:
-        found = []
-        for proc in self.procs:
-            try:
-                top = psutil.Process(proc.pid)
-                found += [top, *top.children(recursive=True)]
-            except psutil.Error:
-                pass
-        return found
-
-    def close(self) -> None:
-        started = self.tree()
-        for proc in reversed(self.procs):  # workers first: their nannies end them and their sandboxes
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                pass
-        for p in started:
-            try:
-                p.kill()
-            except psutil.Error:
-                pass
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.left = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-
-
-def ours(folder: Path) -> list[str]:
-    """Processes running whose command line names ``folder`` (sandboxes, verifiers, workers)."""
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        line = " ".join(p.info["cmdline"] or [])
-        if str(folder) in line and p.pid != os.getpid():
-            found.append(f"{p.pid}: {line[:200]}")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -204,16 +67,7 @@ def cluster(tmp_path_factory):
     finally:
         c.close()
         assert not c.left, f"still running after the cluster was stopped: {c.left}"
-        assert not _wait_gone(folder), f"still running: {ours(folder)}"
-
-
-def _wait_gone(folder: Path) -> list[str]:
-    """What still runs under ``folder`` once every process had up to a minute to end."""
-    try:
-        _wait("our processes to end", lambda: not ours(folder), timeout=60, poll=1)
-    except AssertionError:
-        pass
-    return ours(folder)
+        assert not wait_gone(folder), f"still running: {ours(folder)}"
 
 
 @pytest.fixture(scope="module")
@@ -289,7 +143,7 @@ def cluster_run(cluster, batch, local_run, tmp_path_factory) -> dict:
     cmd = [sys.executable, "-m", "ds201_lab1.grade", str(batch), str(out), "--scheduler", cluster.address, *ARGS]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        victim = _wait("the sleeping notebook's sandbox", lambda: _sandbox_of(cluster, _sha(batch / "sleepy.ipynb")))
+        victim = wait("the sleeping notebook's sandbox", lambda: _sandbox_of(cluster, _sha(batch / "sleepy.ipynb")))
         _kill_worker_tree(cluster, victim)
         stdout, stderr = proc.communicate(timeout=3600)
     finally:
@@ -337,9 +191,9 @@ def test_a_submission_whose_workers_all_die_is_stopped_and_the_batch_completes(c
     sha = _sha(subs / "doomed.ipynb")
     try:
         for _ in range(ALLOWED_FAILURES + 1):
-            victim = _wait("the doomed notebook's sandbox", lambda: _sandbox_of(cluster, sha))
+            victim = wait("the doomed notebook's sandbox", lambda: _sandbox_of(cluster, sha))
             _kill_worker_tree(cluster, victim)
-            _wait("the killed worker's sandbox to go", lambda v=victim: _sandbox_of(cluster, sha) != v, poll=0.5)
+            wait("the killed worker's sandbox to go", lambda v=victim: _sandbox_of(cluster, sha) != v, poll=0.5)
         _, stderr = proc.communicate(timeout=3600)
     finally:
         if proc.poll() is None:
@@ -378,7 +232,6 @@ def test_unreachable_scheduler_stops_at_once_with_the_fix(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Workers without root: the user-namespace sandbox
 # ---------------------------------------------------------------------------------------------
-USER = "nobody"
 
 
 def _unprivileged_ok() -> str | None:
@@ -403,32 +256,6 @@ def _unprivileged_ok() -> str | None:
     if subprocess.run(probe, capture_output=True).returncode != 0:
         return "unprivileged user namespaces are disabled on this machine"
     return None
-
-
-# The Python this venv was made from may live where USER cannot read it (here: root's pyenv under
-# /root, mode 700). The worker then starts in a mount namespace where /root is an empty tmpfs that
-# shows that one installation, read-only as it is: the node "has the project installed" for USER.
-SHOW_PYTHON = """
-set -e
-mount --make-rprivate /
-b=$(mktemp -d)
-mount --bind "/root/$1" "$b"
-mount -t tmpfs -o mode=755 tmpfs /root
-mkdir "/root/$1"
-mount --bind "$b" "/root/$1"
-umount "$b"
-rmdir "$b"
-shift
-exec "$@"
-"""
-
-
-def _as_user(cmd: list[str], user: str, env: dict[str, str]) -> list[str]:
-    run = ["runuser", "-u", user, "--", "env", *(f"{k}={v}" for k, v in env.items()), *cmd]  # runuser resets HOME
-    base = Path(sys.base_prefix).resolve()
-    if Path("/root") not in base.parents:
-        return run
-    return ["unshare", "--mount", "sh", "-c", SHOW_PYTHON, "sh", base.relative_to("/root").parts[0], *run]
 
 
 def test_worker_as_an_unprivileged_user_grades_in_a_user_namespace():
@@ -461,7 +288,7 @@ def test_worker_as_an_unprivileged_user_grades_in_a_user_namespace():
     finally:
         if c is not None:
             c.close()
-        left = _wait_gone(root)
+        left = wait_gone(root)
         shutil.rmtree(root, ignore_errors=True)
         assert c is None or not c.left, c.left
         assert not left, left
