@@ -183,42 +183,49 @@ class _Stop(Exception):
     """A worker refused to run the batch (no sandbox, a broken worker set-up): the whole run stops."""
 
 
-def _finish(run: Any, sub: submissions.Submission, future: Any, start: float, notes: dict) -> tuple[Any, bool]:
-    """``(GradeResult, committed to the cache)`` from one task's future."""
+def _finish(run: Any, sub: submissions.Submission, future: Any, start: float) -> tuple[Any, bool, dict]:
+    """``(GradeResult, committed to the cache, the worker's note)`` from one task's future (in a thread of
+    the client's pool: unpacking a full solution's artifacts takes seconds)."""
     if future.status == "error":
         error = future.exception()
         if isinstance(error, KilledWorker):
+            tries = getattr(error, "allowed_failures", None)
             detail = (
-                f"stopped after {error.allowed_failures + 1} workers died while running it (the scheduler's "
-                "allowed-failures); see the workers' logs (out of memory?)"
+                f"stopped after {tries + 1 if tries is not None else 'several'} workers died while running it (the "
+                "scheduler's allowed-failures); see the workers' logs (out of memory?)"
             )
         else:
             detail = f"the task failed on the cluster: {type(error).__name__}: {str(error)[:200]}"
         ex = Execution(oc.grader_error(detail), None)
-        return run.result(sub, ex, None, start), False
+        return run.result(sub, ex, None, start), False, {}
     if future.status != "finished":
         ex = Execution(oc.grader_error(f"the task was {future.status} on the cluster"), None)
-        return run.result(sub, ex, None, start), False
+        return run.result(sub, ex, None, start), False, {}
     answer = future.result()
     future.release()
     if "stop" in answer:
         raise _Stop(answer["stop"])
-    worker = answer.get("worker", "?")
-    if worker not in notes:
-        notes[worker] = True
-        print(f"sandbox on {worker}: {answer.get('sandbox', '?')}", file=sys.stderr, flush=True)
-        if answer.get("env_key") != run.cache.env_key:
-            print(
-                f"WARNING: worker {worker}'s environment (Python, libraries, the grader's code) differs from this "
-                "machine's: its executions may not match a local run; install the same versions there",
-                file=sys.stderr,
-                flush=True,
-            )
     ex, committed = _commit(run, sub, answer)
     verified = answer.get("verified")
     result = run.result(sub, ex, tuple(verified) if verified is not None else None, start)
     result.elapsed = float(answer.get("task_elapsed") or result.elapsed)  # the worker's, not the queue's
-    return result, committed
+    return result, committed, {k: answer.get(k) for k in ("worker", "sandbox", "env_key")}
+
+
+def _say_worker(run: Any, note: dict, seen: set[str]) -> None:
+    """The first result from a worker: its sandbox, and a warning when its environment differs."""
+    worker = note.get("worker")
+    if not worker or worker in seen:
+        return
+    seen.add(worker)
+    print(f"sandbox on {worker}: {note.get('sandbox')}", file=sys.stderr, flush=True)
+    if note.get("env_key") != run.cache.env_key:
+        print(
+            f"WARNING: worker {worker}'s environment (Python, libraries, the grader's code) differs from this "
+            "machine's: its executions may not match a local run; install the same versions there",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def grade(run: Any, results: Any, gradable: list[submissions.Submission], client: Any) -> bool:
@@ -232,11 +239,12 @@ def grade(run: Any, results: Any, gradable: list[submissions.Submission], client
             misses.setdefault(sub.sha256, []).append(sub)
     job = _job(run) if misses else {}
     need = int(min(SUBMISSION_MEMORY, run.cache.limits.memory_bytes))
-    if misses:
+    resources: dict[str, float] = {}
+    slots = 0
+    if misses:  # cache hits never go to the cluster
         _wait_for_graders(client, run.args.scheduler)
-    resources, slots, notes = task_resources(client.scheduler_info()["workers"], need) if misses else ({}, 0, [])
-    failures = allowed_failures(client)
-    if misses:
+        resources, slots, notes = task_resources(client.scheduler_info()["workers"], need)
+        failures = allowed_failures(client)
         asks = ", ".join(f"{k}={v:g}" for k, v in resources.items())
         tries = f"{failures + 1} lost workers" if failures is not None else "the scheduler's allowed-failures"
         print(
@@ -251,7 +259,7 @@ def grade(run: Any, results: Any, gradable: list[submissions.Submission], client
     pending = list(misses.values())
     inflight: dict[str, tuple[list[submissions.Submission], Any, float]] = {}
     remaining = len(gradable)
-    seen_workers: dict[str, bool] = {}
+    seen_workers: set[str] = set()
     last_check = time.monotonic()
 
     def local(pool: ThreadPoolExecutor, sub: submissions.Submission) -> None:
@@ -288,8 +296,15 @@ def grade(run: Any, results: Any, gradable: list[submissions.Submission], client
                 results.add(future.result())
                 remaining -= 1
                 continue
-            group, _, start = inflight.pop(future.key)
-            result, committed = _finish(run, group[0], future, start, seen_workers)
+            if kind == "task":  # its slot is free: the next task goes now, the result is unpacked meanwhile
+                group, _, start = inflight.pop(future.key)
+                f = pool.submit(_finish, run, group[0], future, start)
+                f.add_done_callback(lambda f, group=group: done.put(("finished", (group, f))))
+                fill()
+                continue
+            group, future = future
+            result, committed, note = future.result()
+            _say_worker(run, note, seen_workers)
             run.executed.add(group[0].sha256)
             results.add(result)
             remaining -= 1
