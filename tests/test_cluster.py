@@ -209,12 +209,18 @@ def test_a_submission_whose_workers_all_die_is_stopped_and_the_batch_completes(c
 
 def test_a_worker_without_sandbox_stops_the_run_unless_allowed(cluster, tmp_path):
     subs = tmp_path / "subs"
-    fx.write(_tiny("x = 1"), subs / "a.ipynb")
+    fx.write(_tiny("layer_kinds = ['input', 'hidden', 'output']"), subs / "a.ipynb")
     proc = grade(subs, tmp_path / "out", "--scheduler", cluster.address, "--isolation", "none", *ARGS)
     assert proc.returncode != 0
     assert "REFUSED to execute student code without a sandbox" in proc.stderr, proc.stderr[-3000:]
     assert "--allow-unsandboxed" in proc.stderr and "worker tcp://127.0.0.1:" in proc.stderr
-    assert not (tmp_path / "out" / ".cache").is_dir() or not list((tmp_path / "out" / ".cache").iterdir())
+    assert not list((tmp_path / "out" / ".cache").glob("*/execution.json"))
+    flags = ("--isolation", "none", "--allow-unsandboxed")
+    proc = grade(subs, tmp_path / "out", "--scheduler", cluster.address, *flags, *ARGS)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "sandbox on tcp://127.0.0.1:" in proc.stderr and "isolation disabled" in proc.stderr
+    _, rows = read_grades(tmp_path / "out" / "final_grades.csv")
+    assert rows["a.ipynb"]["grading_status"] == "ok" and rows["a.ipynb"]["q0_layers"] == "1"
 
 
 def test_unreachable_scheduler_stops_at_once_with_the_fix(tmp_path):

@@ -118,6 +118,18 @@ def prepare_autograder(path: Path, out: Path) -> Path:
     return dest.resolve()
 
 
+def expand_data(dest: Path) -> None:
+    """The datasets as plain .npy files under ``dest`` (linked from the cache when `make data` expanded
+    it there): every kernel and verifier memory-maps the same pages."""
+    data.expand(data.cache_dir().resolve(), dest)
+    missing = [n for n in data.LAYOUT if not (dest / n).is_dir()]
+    if missing:
+        raise SystemExit(
+            f"the dataset cache {data.cache_dir()} lacks {', '.join(n + '.npz' for n in missing)}, and the "
+            "notebooks run without network: run `make data` (or set DS201_DATA_DIR) first"
+        )
+
+
 def threads_per_job(jobs: int, asked: int | None = None) -> int:
     """TensorFlow/BLAS threads per notebook: the cores shared by the jobs, unless asked otherwise.
     One thread each at -j 2 on 2 cores beats two each (oversubscribed): bench/RESULTS.md."""
@@ -163,15 +175,7 @@ class Run:
         self.threads = threads_per_job(args.jobs, args.threads)
         self.data_dir = self.out / ".data"
         self.autograder = prepare_autograder(args.autograder.resolve(), self.out)
-        # The datasets as plain .npy files under OUT (linked from the cache when `make data` expanded
-        # it there): every kernel and verifier memory-maps the same pages.
-        data.expand(data.cache_dir().resolve(), self.data_dir)
-        missing = [n for n in data.LAYOUT if not (self.data_dir / n).is_dir()]
-        if missing:
-            raise SystemExit(
-                f"the dataset cache {data.cache_dir()} lacks {', '.join(n + '.npz' for n in missing)}, and the "
-                "notebooks run without network: run `make data` (or set DS201_DATA_DIR) first"
-            )
+        expand_data(self.data_dir)
         self.plan = verify.plan(self.autograder)
         plan_path = work / "plan.json"
         plan_path.write_text(json.dumps(self.plan))
