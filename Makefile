@@ -12,6 +12,7 @@ GRADE_ARGS  ?=
 MANUAL      ?=
 ANONYMOUS   ?=
 REVIEW_ARGS := $(if $(MANUAL),--manual "$(MANUAL)") $(if $(ANONYMOUS),--anonymous)
+SCHEDULER   ?=
 BENCH_ARGS  ?=
 PLATFORMS_ARGS ?=
 
@@ -35,9 +36,10 @@ test: $(VENV)/.installed
 
 ## Grade every .ipynb / otter export .zip under $(SUBMISSIONS) into $(OUT), without Docker; then the
 ## manual questions' review pack (OUT/review/) and the merge of their scores (MANUAL=OUT/manual_scores.csv).
+## SCHEDULER=tcp://HOST:8786 executes them on the workers of that Dask cluster (README: Grading on a cluster).
 ## JOBS=N for -j N; every other option, and the defaults, are the grader's own (GRADE_ARGS="--help").
 grade: $(VENV)/.installed
-	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" $(if $(JOBS),-j $(JOBS)) --review $(REVIEW_ARGS) $(GRADE_ARGS)
+	$(PY) -m ds201_lab1.grade "$(SUBMISSIONS)" "$(OUT)" $(if $(JOBS),-j $(JOBS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) --review $(REVIEW_ARGS) $(GRADE_ARGS)
 
 ## Only the review pack and the merge of MANUAL= (no grading; $(OUT)/final_grades.csv must exist).
 review: $(VENV)/.installed

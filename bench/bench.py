@@ -14,6 +14,12 @@
 5. ``make assignment`` / ``make test`` wall times, as recorded in ``.bench/history.jsonl`` by
    ``build.main`` and ``bench/pytest_timing.py`` (last 5 successful runs); ``--make N`` runs each N times first.
 6. The peak resident memory of one grading worker (``execution.json`` meta.peak_rss of the runs of 2–4).
+7. Grading on a Dask cluster (issue 14), side by side with the local path on the same machine: a
+   batch of CLUSTER_BATCH byte-distinct tiny notebooks (no data, no training: the per-submission
+   overhead shows) graded with local ``-j 2`` and with ``--scheduler`` on a ``dask scheduler`` and
+   2 ``dask worker --nthreads 1 --resources grading=1`` processes (restarted before each cluster
+   run, so both paths start their verifiers cold), alternately, ``--batch-runs`` times: walls, the
+   cluster's overhead per submission ((cluster − local) / CLUSTER_BATCH) and the throughput ratio.
 
 Each figure is the median over the runs with min–max and count. ``--quick`` is a smoke test of the
 harness (the blank student notebook, 1 epoch, one run of everything: a few minutes); its figures
@@ -53,7 +59,10 @@ HISTORY = ROOT / ".bench" / "history.jsonl"
 GRADE = [sys.executable, "-m", "ds201_lab1.grade"]
 GRADE_TIMEOUT = "1800"  # per submission; the solution takes about 3 minutes with -j 2 here
 VARIANTS, COPIES = 4, 5  # item 3 re-grades VARIANTS × COPIES submissions; item 4 grades the VARIANTS
+CLUSTER_BATCH = 8  # item 7's tiny notebooks
 TARGETS = {  # row -> (shown, met when the median ...)
+    "cluster overhead": ("≤ 0.5 s", lambda m: m <= 0.5),
+    "cluster throughput": ("≥ 0.90×", lambda m: m >= 0.90),
     "ratio": ("≤ 1.05", lambda m: m <= 1.05),
     "regrade": ("≤ 0.3 s", lambda m: m <= 0.3),
     "speedup": ("≥ 1.3×", lambda m: m >= 1.3),
@@ -310,6 +319,41 @@ def recorded(what: str) -> list[float]:
     return [e["seconds"] / 60 for e in runs if e["exitstatus"] == 0][-5:]
 
 
+def item_7(runs: int, scratch: Path) -> tuple[list[float], list[float]]:
+    """Walls of local -j 2 and of the cluster (2 single-slot workers) on CLUSTER_BATCH tiny notebooks."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from dask_cluster import Cluster
+
+    subs = scratch / "tiny"
+    subs.mkdir()
+    for k in range(CLUSTER_BATCH):
+        nb = nbformat.v4.new_notebook(metadata={"otter": {"assignment_name": "lab1"}})
+        nb.cells = [nbformat.v4.new_code_cell(f"layer_kinds = ['input', 'hidden', 'output']  # copy {k}")]
+        nbformat.write(nb, subs / f"t{k}.ipynb")
+    local, cluster = [], []
+    for r in range(runs):
+        log(f"item 7: {CLUSTER_BATCH} tiny notebooks at local -j 2, run {r + 1}/{runs}")
+        out = scratch / f"tiny-local-{r}"
+        local.append(grade(subs, out, 2))
+        check_scores(out, False, "item 7 (local)")
+        shutil.rmtree(out, ignore_errors=True)
+        c = Cluster(scratch / f"dask-{r}")
+        try:
+            c.add_worker("w1")
+            c.add_worker("w2")
+            c.wait_workers(2)
+            log(f"item 7: the same on the cluster (2 workers × 1 slot), run {r + 1}/{runs}")
+            out = scratch / f"tiny-cluster-{r}"
+            cluster.append(grade(subs, out, 2, "--scheduler", c.address))
+            check_scores(out, False, "item 7 (cluster)")
+            shutil.rmtree(out, ignore_errors=True)
+        finally:
+            c.close()
+        if c.left:
+            problems.append(f"item 7: processes survived the cluster: {c.left}")
+    return local, cluster
+
+
 # ---------------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------------
@@ -347,13 +391,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=3, help="runs of items 1–3 (default 3)")
     p.add_argument("--batch-runs", type=int, default=3, help="runs of item 4's batches (default 3; each ≈ 12 min here)")
     p.add_argument("--jobs", type=int, default=2, help="-j of item 4's parallel batch and item 3 (default 2)")
-    p.add_argument("--only", default="1,2,3,4,5,6", help="items to run, e.g. 1,2 (default all)")
+    p.add_argument("--only", default="1,2,3,4,5,6,7", help="items to run, e.g. 1,2 (default all)")
     p.add_argument("--make", type=int, default=0, metavar="N", help="first run make assignment and make test N times")
     p.add_argument("--quick", action="store_true", help="smoke-test the harness: blank notebook, 1 epoch, 1 run")
     args = p.parse_args()
     args.only = {int(x) for x in args.only.split(",") if x.strip()}
-    if not args.only <= {1, 2, 3, 4, 5, 6}:
-        p.error("--only takes items 1 to 6")
+    if not args.only <= {1, 2, 3, 4, 5, 6, 7}:
+        p.error("--only takes items 1 to 7")
     if args.jobs < 2:
         p.error("--jobs must be at least 2 (item 4 compares -j 1 with -j JOBS)")
     if args.quick:
@@ -418,6 +462,17 @@ def main() -> int:
                 row("5", f"`{what}` (last 5 recorded runs)", recorded(what), "min", what, quick=False)
         if 6 in only:
             row("6", "peak memory of one grading worker", memory, "GiB", quick=quick)
+        if 7 in only:
+            local, on_cluster = item_7(args.batch_runs, scratch)
+            n = CLUSTER_BATCH
+            row("7", f"batch of {n} tiny notebooks, local -j 2 (wall)", local, "s", quick=quick)
+            row("7", f"batch of {n} tiny notebooks, cluster 2 workers × 1 slot (wall)", on_cluster, "s", quick=quick)
+            overhead = [(c - lo) / n for lo, c in zip(local, on_cluster)]
+            row(
+                "7", "cluster overhead per submission ((cluster − local) / n)", overhead, "s", "cluster overhead", quick
+            )
+            ratio = [lo / c for lo, c in zip(local, on_cluster)]
+            row("7", "throughput, cluster / local -j 2", ratio, "×", "cluster throughput", quick)
 
     python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) else sys.executable
     command = shlex.join([python, *sys.argv])
@@ -445,6 +500,9 @@ def main() -> int:
         4: f"`{grader} -j 1` and `-j {jobs}` over {VARIANTS} byte-distinct copies",
         5: "`make assignment`, `make test` (recorded by build.main and bench/pytest_timing.py)",
         6: "meta.peak_rss in OUT/.cache/*/execution.json of the grader runs above",
+        7: f"`{grader} -j 2` and `{grader} -j 2 --scheduler ADDRESS` over {CLUSTER_BATCH} byte-distinct tiny "
+        "notebooks, alternately; ADDRESS: `dask scheduler` + 2 × `dask worker --nthreads 1 --resources grading=1` "
+        "on 127.0.0.1, restarted before each cluster run (tests/dask_cluster.py)",
     }
     print("\nCommands (OUT is a fresh folder every run):\n")
     for item in sorted(only):

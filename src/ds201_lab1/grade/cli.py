@@ -1,12 +1,13 @@
 """Grade a folder of submissions without Docker: execute untrusted, verify trusted.
 
-Run as ``python -m ds201_lab1.grade SUBMISSIONS OUT [-j N] [--timeout S] [--force]``.
+Run as ``python -m ds201_lab1.grade SUBMISSIONS OUT [-j N] [--timeout S] [--force] [--scheduler ADDRESS]``.
 
 Every ``.ipynb`` and otter export ``.zip`` under SUBMISSIONS is executed in a sandbox (untrusted)
 and verified by a separate process against the autograder's tests (trusted). OUT receives
 ``final_grades.csv`` (otter grade's format, rewritten after every submission), ``feedback/``,
 ``summary.md``/``summary.json``/``score_histogram.png`` and ``grading-log.jsonl``; executions are
-cached in ``OUT/.cache`` so a second run only re-verifies (``--force`` re-executes).
+cached in ``OUT/.cache`` so a second run only re-verifies (``--force`` re-executes). With
+``--scheduler`` the executions not in the cache run on a Dask cluster's workers (:mod:`.cluster`).
 """
 
 from __future__ import annotations
@@ -71,6 +72,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--verify-timeout", type=float, default=600, help="seconds for verifying one submission")
     p.add_argument("--review", action="store_true", help="after grading, write OUT/review/ and merge manual scores")
     review.add_arguments(p)
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="grade on the workers of a running Dask cluster (tcp://HOST:8786); cached executions are "
+        "re-verified here, -j of them at once",
+    )
+    p.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="execute student code even where no sandbox works (refused otherwise): only for code you trust",
+    )
     args = p.parse_args(argv)
     review.check_arguments(p, args)
     if not args.submissions.is_dir():
@@ -106,6 +119,18 @@ def prepare_autograder(path: Path, out: Path) -> Path:
             target.write_bytes(zf.read(info))
     tmp.rename(dest)
     return dest.resolve()
+
+
+def expand_data(dest: Path) -> None:
+    """The datasets as plain .npy files under ``dest`` (linked from the cache when `make data` expanded
+    it there): every kernel and verifier memory-maps the same pages."""
+    data.expand(data.cache_dir().resolve(), dest)
+    missing = [n for n in data.LAYOUT if not (dest / n).is_dir()]
+    if missing:
+        raise SystemExit(
+            f"the dataset cache {data.cache_dir()} lacks {', '.join(n + '.npz' for n in missing)}, and the "
+            "notebooks run without network: run `make data` (or set DS201_DATA_DIR) first"
+        )
 
 
 def threads_per_job(jobs: int, asked: int | None = None) -> int:
@@ -153,15 +178,7 @@ class Run:
         self.threads = threads_per_job(args.jobs, args.threads)
         self.data_dir = self.out / ".data"
         self.autograder = prepare_autograder(args.autograder.resolve(), self.out)
-        # The datasets as plain .npy files under OUT (linked from the cache when `make data` expanded
-        # it there): every kernel and verifier memory-maps the same pages.
-        data.expand(data.cache_dir().resolve(), self.data_dir)
-        missing = [n for n in data.LAYOUT if not (self.data_dir / n).is_dir()]
-        if missing:
-            raise SystemExit(
-                f"the dataset cache {data.cache_dir()} lacks {', '.join(n + '.npz' for n in missing)}, and the "
-                "notebooks run without network: run `make data` (or set DS201_DATA_DIR) first"
-            )
+        expand_data(self.data_dir)
         self.plan = verify.plan(self.autograder)
         plan_path = work / "plan.json"
         plan_path.write_text(json.dumps(self.plan))
@@ -170,7 +187,8 @@ class Run:
         self.verifiers = VerifyPool(
             args.jobs, self.autograder, plan_path, child_env(self.threads, self.data_dir), memory
         )
-        self.verifiers.launch()
+        if not args.scheduler:  # on a cluster the workers verify; these only re-verify cached executions
+            self.verifiers.launch()
         limits = Limits(args.timeout, memory, int(args.disk * 2**30), args.cell_timeout)
         kernel_files = execute.kernel_files(self.autograder)
         self.settings = execute.Settings(
@@ -179,8 +197,10 @@ class Run:
         self.cache = Cache(self.out / ".cache", environment_key(kernel_files, self.plan["snapshot"]), limits)
         self.cache.clean_stale()
         hidden = [self.autograder, PACKAGE, self.out / ".cache", self.out / ".autograder", self.root, self.data_dir]
-        self.sandbox = isolation.Sandbox(args.isolation, scratch, hidden)
-        if args.isolation != "auto":
+        self.sandbox = isolation.Sandbox(args.isolation, scratch, hidden, args.allow_unsandboxed)
+        if args.scheduler:
+            pass  # nothing executes here: each worker tests its own sandbox
+        elif args.isolation != "auto":
             self.sandbox.mode()  # a mode asked for by name fails here, before anything runs
         elif not self.cache.has_entries():
             self.sandbox.test_in_background()  # executions will come: test it while the verifiers start
@@ -208,6 +228,21 @@ class Run:
     def grade(self, sub: submissions.Submission) -> GradeResult:
         start = time.monotonic()
         ex = self.execution(sub)
+        verified, seconds = None, 0.0
+        if ex.outcome.graded and ex.artifacts is not None:
+            with self.verifiers.worker() as verifier:
+                began = time.monotonic()
+                verified = verifier.verify(ex.artifacts, self.args.verify_timeout)
+                seconds = time.monotonic() - began
+        result = self.result(sub, ex, verified, start)
+        if verified is not None:
+            result.seconds["verify"] = round(seconds, 2)
+        return result
+
+    def result(
+        self, sub: submissions.Submission, ex: Execution, verified: tuple[dict | None, str] | None, start: float
+    ) -> GradeResult:
+        """The grade of one execution and its verification (``(questions, problem)``, None: not verified)."""
         result = GradeResult(
             sub.name,
             ex.outcome,
@@ -219,11 +254,8 @@ class Run:
         )
         if ex.outcome.stopped:
             result.running = ex.meta.get("running")
-        if ex.outcome.graded and ex.artifacts is not None:
-            with self.verifiers.worker() as verifier:
-                verifying = time.monotonic()
-                questions, problem = verifier.verify(ex.artifacts, self.args.verify_timeout)
-                result.seconds["verify"] = round(time.monotonic() - verifying, 2)
+        if verified is not None:
+            questions, problem = verified
             if questions is None:
                 result.outcome = oc.grader_error(problem)
             else:
@@ -321,8 +353,9 @@ class Results:
         self.log.close()
 
 
-def grade_all(run: Run, paths: list[Path]) -> tuple[Results, bool]:
-    """Grade every submission at ``-j`` at once; ``(results, interrupted)``. Ctrl-C keeps what is graded."""
+def grade_all(run: Run, paths: list[Path], client: Any = None) -> tuple[Results, bool]:
+    """Grade every submission at ``-j`` at once (on the cluster of ``client``, a Dask client, when given);
+    ``(results, interrupted)``. Ctrl-C keeps what is graded."""
     results = Results(run, len(paths))
     try:
         gradable = []
@@ -334,26 +367,32 @@ def grade_all(run: Run, paths: list[Path]) -> tuple[Results, bool]:
             else:
                 results.add(GradeResult(sub.name, sub.rejected, dict.fromkeys(run.plan["questions"], 0.0)))
         report.write_csv(run.out / "final_grades.csv", run.plan, results.items)
+        if client is not None:
+            from . import cluster
 
-        def job(sub: submissions.Submission) -> GradeResult:
-            results.progress.start(sub.name)
-            try:
-                return run.grade(sub)
-            except processes.Stopped:
-                raise
-            except Exception as e:  # one submission's failure is its status; the batch goes on
-                detail = f"{type(e).__name__}: {str(e)[:200]}"
-                return GradeResult(sub.name, oc.grader_error(detail), dict.fromkeys(run.plan["questions"], 0.0))
-
-        with ThreadPoolExecutor(max_workers=run.args.jobs) as pool:
-            futures = [pool.submit(job, sub) for sub in gradable]
-            try:
-                for future in as_completed(futures):
-                    results.add(future.result())
-            except (KeyboardInterrupt, processes.Stopped):
-                processes.stop_all()
-                pool.shutdown(wait=True, cancel_futures=True)
+            if cluster.grade(run, results, gradable, client):
                 return results, True
+        else:
+
+            def job(sub: submissions.Submission) -> GradeResult:
+                results.progress.start(sub.name)
+                try:
+                    return run.grade(sub)
+                except processes.Stopped:
+                    raise
+                except Exception as e:  # one submission's failure is its status; the batch goes on
+                    detail = f"{type(e).__name__}: {str(e)[:200]}"
+                    return GradeResult(sub.name, oc.grader_error(detail), dict.fromkeys(run.plan["questions"], 0.0))
+
+            with ThreadPoolExecutor(max_workers=run.args.jobs) as pool:
+                futures = [pool.submit(job, sub) for sub in gradable]
+                try:
+                    for future in as_completed(futures):
+                        results.add(future.result())
+                except (KeyboardInterrupt, processes.Stopped):
+                    processes.stop_all()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    return results, True
     finally:
         results.close()
     report.write_csv(run.out / "final_grades.csv", run.plan, results.items)
@@ -363,7 +402,17 @@ def grade_all(run: Run, paths: list[Path]) -> tuple[Results, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    run = Run(args)
+    client = None
+    if args.scheduler:  # first: an unreachable scheduler stops the command at once
+        from . import cluster
+
+        client = cluster.connect(args.scheduler)
+    try:
+        run = Run(args)
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
     try:
         paths = submissions.discover(run.root, exclude=(run.out,))
         cell = f", cell timeout {args.cell_timeout:g} s" if args.cell_timeout else ""
@@ -372,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             f"-j {args.jobs}, timeout {args.timeout:g} s{cell}, memory {args.memory:g} GiB",
             file=sys.stderr,
         )
-        results, interrupted = grade_all(run, paths)
+        results, interrupted = grade_all(run, paths, client)
         csv_path = run.out / "final_grades.csv"
         if interrupted:
             print(
@@ -392,3 +441,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if any(r.outcome.kind == oc.GRADER_ERROR for r in results.items) else manual
     finally:
         run.close()
+        if client is not None:
+            client.close()

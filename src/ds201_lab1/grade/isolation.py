@@ -143,24 +143,44 @@ def detect(requested: str, workroot: Path, must_be_hidden: list[Path]) -> tuple[
     return "none", "no isolation (" + "; ".join(notes) + ")"
 
 
+class Unsandboxed(SystemExit):
+    """No sandbox works here (or ``--isolation none``) and ``--allow-unsandboxed`` was not given."""
+
+
 class Sandbox:
     """The sandbox mode, chosen by its self-test once, before the first execution: a run that only
-    re-verifies cached executions never starts one. A mode named by --isolation is tested at once."""
+    re-verifies cached executions never starts one. A mode named by --isolation is tested at once.
+    Without a sandbox the run refuses to execute anything (:class:`Unsandboxed`) unless
+    ``allow_unsandboxed`` (``--allow-unsandboxed``)."""
 
-    def __init__(self, requested: str, workroot: Path, hidden: list[Path]):
+    def __init__(self, requested: str, workroot: Path, hidden: list[Path], allow_unsandboxed: bool = False):
         self.requested, self.workroot, self.hidden = requested, workroot, hidden
+        self.allow_unsandboxed = allow_unsandboxed
+        self.note = ""  # what the self-test found, once it ran
         self._mode: str | None = None
+        self._refusal: Unsandboxed | None = None
         self._lock = threading.Lock()
 
     def mode(self) -> str:
         with self._lock:
+            if self._refusal is not None:
+                raise Unsandboxed(self._refusal.code)
             if self._mode is None:
                 mode, note = detect(self.requested, self.workroot, [p for p in self.hidden if p.exists()])
                 print(f"sandbox: {note}", file=sys.stderr, flush=True)
+                self.note = note
+                if mode == "none" and not self.allow_unsandboxed:
+                    self._refusal = Unsandboxed(
+                        f"REFUSED to execute student code without a sandbox ({note}): it would run with your "
+                        "permissions, read the hidden tests and reach the network. Make user namespaces work "
+                        "(`unshare --user --map-root-user --mount --net --pid --fork true` must succeed for "
+                        "this user), or pass --allow-unsandboxed to run it anyway (only for code you trust)."
+                    )
+                    raise Unsandboxed(self._refusal.code)
                 if mode == "none":
                     print(
-                        "WARNING: no sandbox here: student code runs with your permissions and can read the "
-                        "hidden tests.",
+                        "WARNING: no sandbox here (--allow-unsandboxed): student code runs with your permissions "
+                        "and can read the hidden tests.",
                         file=sys.stderr,
                         flush=True,
                     )
