@@ -37,8 +37,20 @@ def honest(solution_run) -> dict:
 def test_the_corpus_is_big_and_covers_issue_13s_list():
     assert len(CASES) >= 40
     whats = " ".join(c.what for c in CASES)
-    for needed in ("plural", "database", "functional", "value_counts", "float32", "numpy", "a tuple", "a set",
-                   "sorted list", "np.eye", "Activation layers", "model.add"):
+    for needed in (
+        "plural",
+        "database",
+        "functional",
+        "value_counts",
+        "float32",
+        "numpy",
+        "a tuple",
+        "a set",
+        "sorted list",
+        "np.eye",
+        "Activation layers",
+        "model.add",
+    ):
         assert needed in whats, needed
 
 
@@ -54,3 +66,39 @@ def test_an_alternative_correct_answer_gets_full_points(case, honest, tmp_path, 
     failed = [r.message for r in test_file.test_case_results if not r.passed]
     assert not failed, "\n".join(failed)
     assert test_file.score == test_file.possible > 0
+
+
+@pytest.fixture(scope="module")
+def grader_plan() -> dict:
+    from ds201_lab1.grade import verify
+
+    return verify.plan(AUTOGRADER)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.question}: {c.what}")
+def test_an_alternative_correct_answer_gets_full_points_from_the_projects_grader(
+    case, honest, grader_plan, tmp_path, monkeypatch
+):
+    """The same case through ``make grade``'s own path: its values saved as data in the kernel
+    (:mod:`snapshot`, at the question's check), rebuilt in the trusted process and checked there
+    (:func:`verify.run_tests`). What the sandbox adds, it adds to every answer alike."""
+    from ds201_lab1.grade import snapshot, verify
+
+    monkeypatch.chdir(tmp_path)
+    env = dict(honest)
+    exec(case.cell(), env)
+    q = grader_plan["questions"][case.question]
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    (tmp_path / "spec.json").write_text(__import__("json").dumps(grader_plan["snapshot"]))
+    snapshot.save(
+        case.question,
+        {n: env[n] for n in q["names"] if n in env},
+        spec_path=str(tmp_path / "spec.json"),
+        out_dir=str(artifacts),
+    )
+    one = {**grader_plan, "questions": {case.question: q}}
+    results = verify.run_tests(one, AUTOGRADER, artifacts, tmp_path / "work")[case.question]
+    failed = [c["message"] for c in results["cases"] if not c["passed"]]
+    assert not failed, "\n".join(failed)
+    assert results["score"] == results["possible"] > 0

@@ -25,7 +25,10 @@ from conftest import ROOT
 
 from ds201_lab1 import manual, manual_pdf, review
 from ds201_lab1.grade import report
+from ds201_lab1.grade.outcome import Outcome
 from ds201_lab1.grade.report import GradeResult
+
+OK, NOT_JSON = Outcome("ok"), Outcome("rejected", "not a notebook: invalid JSON")
 
 QUESTIONS = manual.manual_questions()
 NAMES = [q.name for q in QUESTIONS]
@@ -71,10 +74,10 @@ def graded(tmp_path) -> dict:
     (subs / "dave_notjson.ipynb").write_text("not JSON")
     plan = _plan({"q0_layers": 1, "q1_mnist_name": 2})
     results = [
-        GradeResult("alice.zip", "ok", {"q0_layers": 1.0, "q1_mnist_name": 2.0}),
-        GradeResult("bob.ipynb", "ok", {"q0_layers": 1.0, "q1_mnist_name": 0.0}),
-        GradeResult("carol_blank.ipynb", "ok", {"q0_layers": 0.0, "q1_mnist_name": 0.0}),
-        GradeResult("dave_notjson.ipynb", "not a notebook: invalid JSON", {"q0_layers": 0.0, "q1_mnist_name": 0.0}),
+        GradeResult("alice.zip", OK, {"q0_layers": 1.0, "q1_mnist_name": 2.0}),
+        GradeResult("bob.ipynb", OK, {"q0_layers": 1.0, "q1_mnist_name": 0.0}),
+        GradeResult("carol_blank.ipynb", OK, {"q0_layers": 0.0, "q1_mnist_name": 0.0}),
+        GradeResult("dave_notjson.ipynb", NOT_JSON, {"q0_layers": 0.0, "q1_mnist_name": 0.0}),
     ]
     out.mkdir()
     report.write_csv(out / "final_grades.csv", plan, results)
@@ -239,7 +242,7 @@ def test_anonymous_review_hides_names_and_keeps_numbers(graded):
     fx.write(answered(fx.blank(), "late"), subs / "aaa_late.ipynb")
     files = ("aaa_late.ipynb", "alice.zip", "bob.ipynb", "carol_blank.ipynb", "dave_notjson.ipynb")
     text = report.csv_text(
-        {"questions": {"q0_layers": {"possible": 1}}}, [GradeResult(f, "ok", {"q0_layers": 0.0}) for f in files]
+        {"questions": {"q0_layers": {"possible": 1}}}, [GradeResult(f, OK, {"q0_layers": 0.0}) for f in files]
     )
     (out / "final_grades.csv").write_text(text)
     assert _review(subs, out).returncode == 0  # no flag: the names stay hidden in this OUT
@@ -483,12 +486,12 @@ def test_manual_scores_merge_and_survive_a_regrade_from_the_cache(batch, tmp_pat
 
 
 def test_the_graders_executed_notebook_is_preferred_when_the_cache_keeps_it(graded):
-    """The hook for the grader's cache: ``OUT/.cache/<sha256>-<env>/executed.ipynb`` replaces the
-    submitted notebook's outputs, and the page says so."""
+    """The grader keeps each executed notebook (``OUT/.cache/<sha256>-<env>/artifacts/executed.ipynb``);
+    it replaces the submitted notebook's outputs, and the page says so."""
     subs, out = graded["subs"], graded["out"]
     nb = answered(fx.blank(), "executed-by-grader")
     sha = review.submissions.sha256_bytes((subs / "bob.ipynb").read_bytes())
-    fx.write(nb, out / ".cache" / f"{sha}-env" / "executed.ipynb")
+    fx.write(nb, out / ".cache" / f"{sha}-env" / "artifacts" / "executed.ipynb")
     assert _review(subs, out).returncode == 0
     page = (out / "review" / "q2_set.html").read_text()
     bob = page.split("<h3>bob.ipynb</h3>")[1].split("</section>")[0]

@@ -95,6 +95,20 @@ def _strip_solution_markers(code: str) -> str:
     return "\n".join(re.sub(r"\s*#\s*SOLUTION\s*$", "", ln) for ln in lines).strip("\n")
 
 
+def assignment_name(master: Path = MASTER) -> str | None:
+    """The ``name`` of the master's ASSIGNMENT CONFIG (the notebooks' ``metadata.otter.assignment_name``)."""
+    import json
+
+    import yaml
+
+    try:
+        cell = json.loads(Path(master).read_text(encoding="utf-8"))["cells"][0]
+        config = yaml.safe_load("".join(cell["source"]).split("# ASSIGNMENT CONFIG", 1)[-1])
+    except (OSError, ValueError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
+    return config.get("name") if isinstance(config, dict) else None
+
+
 def manual_questions(master: Path = MASTER) -> list[Question]:
     """The master's manual questions, in notebook order."""
     import json

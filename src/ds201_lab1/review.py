@@ -41,6 +41,7 @@ from .manual import Question, Region, escape
 
 SCORES = "manual_scores.csv"
 KEY, LABEL, COMMENT = "file", "submission", "comment"
+NO_NOTEBOOK = "không có notebook của bài này / no notebook of this lab"
 STATUS_TAG = " | manual:"  # appended to grading_status while manual cells are empty
 FEEDBACK_TAG = "<!-- manual-scores -->"
 MAX_NOTEBOOK_BYTES = submissions.MAX_NOTEBOOK_BYTES
@@ -98,8 +99,8 @@ def read_grades(out: Path) -> tuple[list[str], list[str], list[list[str]]]:
 
 
 def executed_notebook(out: Path, sha256: str) -> dict[str, Any] | None:
-    """The notebook as the grader executed it, when its cache keeps one (``executed.ipynb``)."""
-    found = sorted(out.glob(f".cache/{sha256}-*/executed.ipynb"), key=lambda p: p.stat().st_mtime)
+    """The notebook as the grader executed it, when its cache keeps one (``artifacts/executed.ipynb``)."""
+    found = sorted(out.glob(f".cache/{sha256}-*/artifacts/executed.ipynb"), key=lambda p: p.stat().st_mtime)
     if not sha256 or not found or found[-1].stat().st_size > MAX_NOTEBOOK_BYTES:
         return None
     try:
@@ -127,20 +128,22 @@ def read_notebook(path: Path) -> tuple[dict[str, Any] | None, str]:
     return (nb if isinstance(nb, dict) and isinstance(nb.get("cells"), list) else None), sha256
 
 
-def load(root: Path, out: Path, questions: list[Question]) -> list[Entry]:
+def load(root: Path, out: Path, questions: list[Question], assignment: str | None = None) -> list[Entry]:
     """Every submission of final_grades.csv with its notebook (executed if kept, else submitted);
-    none for a submission the grader rejected (not a notebook, another assignment…)."""
+    none for a file that is not a notebook or one of another assignment (as the grader rejects them)."""
     header, _, rows = read_grades(out)
     status_col = header.index(report.STATUS)
     entries = []
     for row in rows:
         entry = Entry(row[0], row[status_col].split(STATUS_TAG)[0])
-        if report.status_kind(entry.status) not in ("not gradable", "wrong assignment"):
-            submitted, sha256 = read_notebook(root / row[0])
-            if submitted is not None:
-                executed = executed_notebook(out, sha256)
-                entry.notebook, entry.source = (executed, "executed") if executed else (submitted, "submitted")
-                entry.answers = manual.answers(entry.notebook, questions)
+        submitted, sha256 = read_notebook(root / row[0])
+        if submitted is not None and assignment is not None:
+            otter = (submitted.get("metadata") or {}).get("otter") or {}
+            submitted = submitted if isinstance(otter, dict) and otter.get("assignment_name") == assignment else None
+        if submitted is not None:
+            executed = executed_notebook(out, sha256)
+            entry.notebook, entry.source = (executed, "executed") if executed else (submitted, "submitted")
+            entry.answers = manual.answers(entry.notebook, questions)
         entries.append(entry)
     return entries
 
@@ -532,7 +535,7 @@ def index_page(questions: list[Question], entries: list[Entry], anonymous: bool)
     )
     if without:
         rows = "".join(
-            f"<li>{escape(e.label(anonymous))}: {escape(report.status_kind(e.status) if anonymous else e.status)}</li>"
+            f"<li>{escape(e.label(anonymous))}: {escape(NO_NOTEBOOK if anonymous else e.status)}</li>"
             for e in sorted(without, key=lambda e: e.file)
         )
         body += f"<h2>Không có notebook / Without a notebook (0 điểm chấm tay / 0 manual points)</h2><ul>{rows}</ul>"
@@ -595,7 +598,7 @@ def run(
         hidden.parent.mkdir(parents=True, exist_ok=True)
         hidden.write_text("the review pages of this folder hide names; delete this file to show them\n")
     anonymous = hidden.is_file()
-    entries = load(root.resolve(), out.resolve(), questions)
+    entries = load(root.resolve(), out.resolve(), questions, manual.assignment_name(master))
     numbering(out, entries)
     write_pages(out, questions, entries, anonymous)
     created = write_template(out, entries, questions, anonymous)

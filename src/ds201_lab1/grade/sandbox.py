@@ -467,6 +467,23 @@ def _kernel_pid(client: Any) -> int | None:
     return pid if isinstance(pid, int) else None
 
 
+MAX_EXECUTED_BYTES = 50 * 2**20
+
+
+def keep_executed(nb: Any, sealed_fd: int, max_bytes: int) -> None:
+    """The notebook as executed here (the cells executed in place hold their outputs: the plots that
+    the manual questions' review shows), written as ``executed.ipynb`` through the sealed folder's
+    descriptor; left out when larger than ``max_bytes``."""
+    import nbformat
+
+    data = nbformat.writes(nb).encode()
+    if len(data) > max_bytes:
+        return
+    fd = os.open("executed.ipynb", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=sealed_fd)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
 def run_notebook(spec: dict) -> dict:
     import nbformat
     from nbclient import NotebookClient
@@ -558,6 +575,7 @@ def run_notebook(spec: dict) -> dict:
     except Exception as e:  # report the worker's own failure; the parent shows it as a grader error
         meta["worker_error"] = f"{type(e).__name__}: {str(e)[:500]}"
     stop_reaper.set()
+    keep_executed(nb, sealed_fd, int(spec.get("max_executed_bytes", MAX_EXECUTED_BYTES)))
     if sealer.problems:
         meta["seal_problems"] = sealer.problems[:5]
     meta["elapsed"] = round(time.monotonic() - start, 2)
