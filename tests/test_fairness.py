@@ -102,3 +102,16 @@ def test_an_alternative_correct_answer_gets_full_points_from_the_projects_grader
     failed = [c["message"] for c in results["cases"] if not c["passed"]]
     assert not failed, "\n".join(failed)
     assert results["score"] == results["possible"] > 0
+
+
+def test_each_case_can_go_into_a_notebook_for_the_graders():
+    """For `make grade`/`otter run`: the case's cell lands right before its question's grader.check."""
+    import nbformat
+    from fairness import notebook_with
+
+    nb = nbformat.read(AUTOGRADER / "lab1.ipynb", as_version=4)
+    for case in CASES:
+        out = notebook_with(nb, case)
+        index = next(i for i, c in enumerate(out.cells) if c.source == case.cell())
+        assert out.cells[index + 1].source == f'grader.check("{case.question}")', case
+        compile(case.cell(), case.what, "exec")
