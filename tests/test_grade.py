@@ -181,8 +181,10 @@ def test_plain_values_round_trip_with_their_types(tmp_path):
         "arr": np.arange(12, dtype=np.uint8).reshape(3, 4),
         "obj": np.array([object()], dtype=object),
         "other": io.StringIO("x"),
+        "series": __import__("pandas").Series([5923, 6742], index=[0, 1]),
     }
     got = _round_trip(values, tmp_path)
+    assert got["series"] == {0: 5923, 1: 6742}  # a pandas Series comes back as the mapping it is
     assert got["t"] == (None, 784) and isinstance(got["t"], tuple)
     assert got["s"] == {3, 7} and isinstance(got["s"], set) and all(isinstance(v, np.uint8) for v in got["s"])
     assert got["d"] == {1: 5923, 2: 6742} and all(isinstance(k, int) for k in got["d"])

@@ -11,6 +11,7 @@ Per question it writes ``<out>/<question>/manifest.json`` plus files:
   of them: type-tagged JSON (a tuple stays a tuple, a set a set, dict keys keep their type);
 - numpy scalars: type-tagged JSON with their dtype; numpy arrays and tensors: ``.npy`` written with
   ``allow_pickle=False`` (object arrays are refused);
+- pandas: a ``Series`` as the dict of its index to its values, a ``DataFrame`` as its array;
 - Keras models: ``model.json`` (architecture) + one ``w<i>.npy`` per weight (``get_weights()``
   order; ``.npy`` only, so the trusted side never parses HDF5 written here) + ``training.json``
   (optimizer class, learning rate, iterations, loss, number of weights), in
@@ -122,6 +123,16 @@ class _Writer:
         tf = sys.modules.get("tensorflow")
         if tf is not None and isinstance(value, tf.Tensor) and hasattr(value, "numpy"):
             return self._array(np.asarray(value.numpy()), "tensor")
+        pd = sys.modules.get("pandas")
+        if pd is not None and isinstance(value, pd.Series):  # a mapping of its index to its values
+            if len(value) > MAX_ITEMS:
+                return {"t": "opaque", "type": "Series", "reason": f"more than {MAX_ITEMS} entries"}
+            return {
+                "t": "dict",
+                "v": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()],
+            }
+        if pd is not None and isinstance(value, pd.DataFrame):  # its values, as an array
+            return self._array(value.to_numpy(), "ndarray")
         if callable(value) and not isinstance(value, type):
             return self._function(value, name)
         return {"t": "opaque", "type": _type_name(value)}
