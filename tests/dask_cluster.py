@@ -167,6 +167,7 @@ class Cluster:
                 p.kill()
             except psutil.Error:
                 pass
+        psutil.wait_procs(started, timeout=30)  # SIGKILL is delivered, not instant
         for proc in self.procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
