@@ -172,7 +172,14 @@ class Cluster:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        self.left = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        self.left = [p for p in started if _alive(p)]
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def ours(folder: Path) -> list[str]:
