@@ -167,11 +167,19 @@ class Cluster:
                 p.kill()
             except psutil.Error:
                 pass
+        psutil.wait_procs(started, timeout=30)  # SIGKILL is delivered, not instant
         for proc in self.procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        self.left = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        self.left = [p for p in started if _alive(p)]
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def ours(folder: Path) -> list[str]:

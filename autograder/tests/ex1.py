@@ -18,7 +18,7 @@ def test_ex1_format(model_1, X_test, y_test):
     try:
         acc = float(np.mean(np.argmax(model_1.predict(X_test, verbose=0), axis=-1) == np.asarray(y_test).reshape(-1)))
     except Exception as e:
-        raise AssertionError(f"Không tính được độ chính xác của model_1 trên X_test: {type(e).__name__}: {e} / Could not compute model_1's accuracy on X_test: {type(e).__name__}: {e}")
+        raise AssertionError(f"Không tính được độ chính xác của model_1 trên X_test: {type(e).__name__}: {e} / Could not compute model_1's accuracy on X_test: {type(e).__name__}: {e}") from None
     print(f'model_1: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')
     assert acc >= THRESHOLD, f'model_1 đạt {acc:.4f} trên tập test, cần ít nhất {THRESHOLD} / model_1 scores {acc:.4f} on the test set; it needs at least {THRESHOLD}'
 

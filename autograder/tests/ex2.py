@@ -18,7 +18,7 @@ def test_ex2_format(model_2, X_test, y_test):
     try:
         acc = float(np.mean(np.argmax(model_2.predict(X_test, verbose=0), axis=-1) == np.asarray(y_test).reshape(-1)))
     except Exception as e:
-        raise AssertionError(f"Không tính được độ chính xác của model_2 trên X_test: {type(e).__name__}: {e} / Could not compute model_2's accuracy on X_test: {type(e).__name__}: {e}")
+        raise AssertionError(f"Không tính được độ chính xác của model_2 trên X_test: {type(e).__name__}: {e} / Could not compute model_2's accuracy on X_test: {type(e).__name__}: {e}") from None
     print(f'model_2: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')
     assert acc >= THRESHOLD, f'model_2 đạt {acc:.4f} trên tập test, cần ít nhất {THRESHOLD} / model_2 scores {acc:.4f} on the test set; it needs at least {THRESHOLD}'
 

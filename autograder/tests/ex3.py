@@ -22,7 +22,7 @@ def test_ex3_format(X_train_new, X_test_new, model_2_new, y_test):
     try:
         acc = float(np.mean(np.argmax(model_2_new.predict(X_test_new, verbose=0), axis=-1) == np.asarray(y_test).reshape(-1)))
     except Exception as e:
-        raise AssertionError(f"Không tính được độ chính xác của model_2_new trên X_test_new: {type(e).__name__}: {e} / Could not compute model_2_new's accuracy on X_test_new: {type(e).__name__}: {e}")
+        raise AssertionError(f"Không tính được độ chính xác của model_2_new trên X_test_new: {type(e).__name__}: {e} / Could not compute model_2_new's accuracy on X_test_new: {type(e).__name__}: {e}") from None
     print(f'model_2_new: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')
     assert acc >= THRESHOLD, f'model_2_new đạt {acc:.4f} trên tập test, cần ít nhất {THRESHOLD} / model_2_new scores {acc:.4f} on the test set; it needs at least {THRESHOLD}'
 

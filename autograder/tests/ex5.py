@@ -25,7 +25,7 @@ def test_ex5_format(cifar_train_shape, cifar_test_shape, X_train_CIFAR10, y_trai
     try:
         acc = float(np.mean(np.argmax(model_cifar.predict(X_test_CIFAR10, verbose=0), axis=-1) == np.asarray(y_test_CIFAR10).reshape(-1)))
     except Exception as e:
-        raise AssertionError(f"Không tính được độ chính xác của model_cifar trên X_test_CIFAR10: {type(e).__name__}: {e} / Could not compute model_cifar's accuracy on X_test_CIFAR10: {type(e).__name__}: {e}")
+        raise AssertionError(f"Không tính được độ chính xác của model_cifar trên X_test_CIFAR10: {type(e).__name__}: {e} / Could not compute model_cifar's accuracy on X_test_CIFAR10: {type(e).__name__}: {e}") from None
     print(f'model_cifar: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')
     assert acc >= THRESHOLD, f'model_cifar đạt {acc:.4f} trên tập test, cần ít nhất {THRESHOLD} / model_cifar scores {acc:.4f} on the test set; it needs at least {THRESHOLD}'
 

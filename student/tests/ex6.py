@@ -20,7 +20,7 @@ def test_ex6_format(model_3, X_test_new, y_test):
     try:
         acc = float(np.mean(np.argmax(model_3.predict(X_test_new, verbose=0), axis=-1) == np.asarray(y_test).reshape(-1)))
     except Exception as e:
-        raise AssertionError(f"Không tính được độ chính xác của model_3 trên X_test_new: {type(e).__name__}: {e} / Could not compute model_3's accuracy on X_test_new: {type(e).__name__}: {e}")
+        raise AssertionError(f"Không tính được độ chính xác của model_3 trên X_test_new: {type(e).__name__}: {e} / Could not compute model_3's accuracy on X_test_new: {type(e).__name__}: {e}") from None
     print(f'model_3: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')
     assert acc >= THRESHOLD, f'model_3 đạt {acc:.4f} trên tập test, cần ít nhất {THRESHOLD} / model_3 scores {acc:.4f} on the test set; it needs at least {THRESHOLD}'
 

@@ -16,6 +16,6 @@ def test_q3_activations_format(sigmoid, tanh, relu):
         try:
             out = f(x.copy())
         except Exception as e:
-            raise AssertionError(f'{name}(x) báo lỗi / {name}(x) raised {type(e).__name__}: {e}')
+            raise AssertionError(f'{name}(x) báo lỗi / {name}(x) raised {type(e).__name__}: {e}') from None
         assert np.shape(out) == x.shape and out is not None, f'{name}(x) phải trả về mảng cùng kích thước với x / {name}(x) must return an array shaped like x'
 

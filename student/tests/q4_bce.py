@@ -15,7 +15,7 @@ def test_q4_bce_format(bce_loss, bce_cost):
     try:
         loss, cost = (bce_loss(y_hat.copy(), y.copy()), bce_cost(y_hat.copy(), y.copy()))
     except Exception as e:
-        raise AssertionError(f'Hàm báo lỗi / The function raised {type(e).__name__}: {e}')
+        raise AssertionError(f'Hàm báo lỗi / The function raised {type(e).__name__}: {e}') from None
     assert loss is not None and np.shape(loss) == (2,), 'bce_loss trả về một giá trị cho mỗi mẫu / bce_loss returns one value per sample'
     assert cost is not None and np.size(cost) == 1, 'bce_cost trả về một số / bce_cost returns one number'
 

@@ -12,7 +12,7 @@ Worker side (:func:`grade_on_worker`, run by a Dask worker): the notebook (sent 
 path) is executed in the project's sandbox under the worker's own folder, then verified by a
 trusted ``verify`` process of that worker (one :class:`.VerifyPool` per worker process and run,
 started at its first task). Only data go back: the outcome, the verify answer, the worker's notes
-and the artifacts as a tar archive for the client's cache.
+and the artifacts as a compressed tar archive for the client's cache.
 
 Faults: a task whose worker dies is run again elsewhere by Dask; after the scheduler's
 ``distributed.scheduler.allowed-failures`` + 1 deaths it ends as ``KilledWorker`` and that
@@ -53,7 +53,7 @@ CONNECT_TIMEOUT = "10s"  # a reachable scheduler answers in milliseconds
 # solution's execution (bench/RESULTS.md, item 6: 3.49 GiB), or the --memory cap when it is lower.
 SUBMISSION_MEMORY = int(3.5 * 2**30)
 # The artifacts sent back per submission (uncompressed). A full solution's are about 1 GiB (the
-# reshaped datasets among its values), about 330 MiB once compressed (zlib level 1, ≈ 9 CPU-s).
+# reshaped datasets among its values): 296 MiB once compressed (zlib level 1, 8.7 CPU-s; bench/RESULTS.md).
 MAX_ARCHIVE_BYTES = 4 * 2**30
 TASK_PREFIX = "ds201-grade"
 START_WORKERS = (
