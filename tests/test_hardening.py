@@ -322,7 +322,7 @@ def test_sigkill_to_the_graders_group_leaves_no_sandbox_and_a_rerun_resumes(tmp_
     subs.mkdir()
     (subs / "a_quick.ipynb").write_text(_text(tiny(SETUP, RIGHT)))
     (subs / "b_slow.ipynb").write_text(_text(tiny(SETUP, RIGHT, CHECK, "import time\ntime.sleep(3600)")))
-    cmd = [sys.executable, "-m", "ds201_lab1.grade", str(subs), str(out), *ARGS]  # b_slow runs until killed
+    cmd = [sys.executable, "-m", "ds201_lab1.grade", str(subs), str(out), "-j", "2", "--timeout", "900"]  # b runs on
     grader = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     sandboxes: list[psutil.Process] = []
     try:
