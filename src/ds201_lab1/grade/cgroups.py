@@ -1,8 +1,9 @@
 """One control group per sandbox, where the machine lets the grader make one.
 
 A group caps a submission's CPU (``cpu.max`` / ``cpu.cfs_quota_us``: as many cores as the slot's
-threads; its weight against the machine's other processes is that of its threads plus one), its processes (``pids.max``) and, as a backstop to the supervisor's polling, its memory
-(a hard limit at twice the cap). Its memory is *counted* from the group: anonymous memory plus
+threads; its weight against the machine's other processes is that of its threads plus one), its
+processes (``pids.max``) and, as a backstop to the supervisor's polling, its memory (a hard limit
+at twice the cap). Its memory is *counted* from the group: anonymous memory plus
 shared memory (``anon``/``rss`` + ``shmem`` in ``memory.stat``), so System V and POSIX shared
 memory and tmpfs files count against the cap as the resident memory of the tree never did;
 reclaimable file cache (the data files read, the files written) does not count. At the end of an
