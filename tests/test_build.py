@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -119,3 +120,27 @@ def test_a_broken_master_gets_a_clear_message(tmp_path):
     nbformat.write(nb, bad)
     with pytest.raises(build.BuildError, match="ASSIGNMENT CONFIG"):
         build.check_master(bad)
+
+
+def test_the_executed_solution_was_made_from_the_current_autograder():
+    built = build._built_from(ROOT / "solutions" / "lab1.ipynb")
+    assert built == build.solution_inputs(ROOT), "solutions/ is stale: run `make assignment`"
+
+
+def test_a_rebuild_that_changes_nothing_rewrites_no_solution_file(tmp_path, monkeypatch):
+    """The solution is executed every build (it must score full marks), but solutions/ is rewritten
+    only when the autograder it is made from changed: its outputs (timings, logs) differ run to run."""
+    shutil.copytree(AUTOGRADER, tmp_path / "autograder")
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+    ran = []
+    monkeypatch.setattr(build, "run_notebook", lambda nb, tests, probe: ran.append(1) or {})
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "solutions").iterdir()}
+    build.execute_solution(tmp_path)
+    assert ran and before == {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "solutions").iterdir()
+    }
+    with (tmp_path / "autograder" / build.ZIP_NAME).open("ab") as f:
+        f.write(b"\0")  # the autograder changed: the solution is written anew, and records it
+    build.execute_solution(tmp_path)
+    assert build._built_from(tmp_path / "solutions" / "lab1.ipynb") == build.solution_inputs(tmp_path)
+    assert (tmp_path / "solutions" / "lab1.ipynb").read_bytes() != before["lab1.ipynb"][0]
