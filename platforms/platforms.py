@@ -473,7 +473,11 @@ def gradescope_run(image: Path, submission: Path, work: Path, *, hide_data: bool
     shutil.copytree(image / "autograder", ag, symlinks=True)
     shutil.rmtree(ag / "submission")
     (ag / "submission").mkdir()
-    shutil.copy(submission, ag / "submission" / submission.name)
+    if submission.suffix == ".zip":  # Gradescope unpacks an uploaded zip into /autograder/submission
+        with zipfile.ZipFile(submission) as z:
+            z.extractall(ag / "submission")  # zipfile drops absolute paths and ".." parts
+    else:
+        shutil.copy(submission, ag / "submission" / submission.name)
     (ag / "submission_metadata.json").write_text("{}")
     binds = {"/autograder": ag, "/tmp": run_dir / "tmp", "/root": run_dir / "home"}
     for d in ("tmp", "home", "empty"):
