@@ -266,11 +266,22 @@ def readme_otter_grade_commands() -> list[list[str]]:
 
 
 class CgroupPoller(threading.Thread):
-    """Peak memory and lifetime of every Docker container's cgroup (v1 memory controller), sampled each second."""
+    """Peak memory and lifetime of every Docker container (cgroup v1 memory controller), sampled each second.
+
+    ``seen[container id] = (first seen, last seen, peak bytes, submission)``: the submission is read
+    from the container's own /autograder/submission (otter copies it in before starting it), so no
+    log line is needed.
+    """
 
     def __init__(self, parent: Path):
         super().__init__(daemon=True)
         self.parent, self.seen, self.stop = parent, {}, threading.Event()
+
+    def _submission(self, cid: str) -> str:
+        merged = run([DOCKER, "-H", DOCKER_SOCK, "inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", cid],
+                     capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+        names = [p.name for p in Path(merged, "autograder", "submission").glob("*") if p.suffix in (".ipynb", ".zip")]
+        return names[0] if len(names) == 1 else ""
 
     def run(self):
         while not self.stop.is_set():
@@ -280,8 +291,9 @@ class CgroupPoller(threading.Thread):
                 except (OSError, ValueError):
                     continue
                 cid = cg.parent.name
-                first, _, old = self.seen.get(cid, (time.monotonic(), 0, 0))
-                self.seen[cid] = (first, time.monotonic(), max(old, peak))
+                first, _, old, name = self.seen.get(cid, (time.monotonic(), 0, 0, ""))
+                name = name or self._submission(cid)
+                self.seen[cid] = (first, time.monotonic(), max(old, peak), name)
             self.stop.wait(1)
 
 
@@ -304,18 +316,13 @@ def otter_grade(argv: list[str], work: Path) -> list[dict]:
     (out / "otter-grade.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode:
         raise RuntimeError(f"otter grade failed ({proc.returncode}); see {out / 'otter-grade.log'}")
-    containers = dict(re.findall(r"Grading (\S+) in container (\w+)", proc.stdout + proc.stderr))
     scores, status = read_otter_csv(out / "final_grades.csv"), statuses(out / "final_grades.csv")
+    measured = {name: (last - first, peak) for first, last, peak, name in poller.seen.values() if name}
     rows = []
-    for path, cid in containers.items():
-        name = Path(path).name
-        hit = [v for k, v in poller.seen.items() if k.startswith(cid)]
-        first, last, peak = hit[0] if hit else (0, 0, 0)
-        rows.append({"platform": f"otter grade --ext {ext}", "submission": name, "score": scores.get(name),
-                     "status": status.get(name, "?"), "peak": peak, "wall": last - first})  # fmt: skip
-    missing = set(scores) - {r["submission"] for r in rows}
-    rows += [{"platform": f"otter grade --ext {ext}", "submission": n, "score": scores[n], "status": status[n],
-              "peak": 0, "wall": 0} for n in sorted(missing)]  # fmt: skip
+    for name in sorted(scores):
+        wall, peak = measured.get(name, (0, 0))  # 0: the container came and went between two samples
+        rows.append({"platform": f"otter grade --ext {ext}", "submission": name, "score": scores[name],
+                     "status": status[name], "peak": peak, "wall": wall})  # fmt: skip
     log(f"otter grade --ext {ext}: {len(scores)} graded in {wall:.0f} s (image build included)")
     return rows
 
@@ -473,7 +480,11 @@ def gradescope_run(image: Path, submission: Path, work: Path, *, hide_data: bool
     shutil.copytree(image / "autograder", ag, symlinks=True)
     shutil.rmtree(ag / "submission")
     (ag / "submission").mkdir()
-    shutil.copy(submission, ag / "submission" / submission.name)
+    if submission.suffix == ".zip":  # Gradescope unpacks an uploaded zip into /autograder/submission
+        with zipfile.ZipFile(submission) as z:
+            z.extractall(ag / "submission")  # zipfile drops absolute paths and ".." parts
+    else:
+        shutil.copy(submission, ag / "submission" / submission.name)
     (ag / "submission_metadata.json").write_text("{}")
     binds = {"/autograder": ag, "/tmp": run_dir / "tmp", "/root": run_dir / "home"}
     for d in ("tmp", "home", "empty"):
