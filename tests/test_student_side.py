@@ -13,7 +13,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import AUTOGRADER, ROOT, STUDENT, otter_run, scores
+from helpers import AUTOGRADER, ROOT, STUDENT, otter_run
+from helpers import otter_scores as scores
 
 from ds201_lab1 import build, spec
 
