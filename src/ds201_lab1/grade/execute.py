@@ -241,7 +241,7 @@ def execute(sha256: str, notebook: dict, notebook_name: str, settings: Settings,
         )
         meta = read_meta(meta_path)
         meta["peak_rss"] = run.peak_rss
-        meta["seconds"] = {"prepare": round(prepared, 2), "worker": round(run.elapsed, 2), **meta["seconds"]}
+        meta["seconds"] = {"prepare": round(prepared, 2), "worker": round(run.elapsed, 2), **meta.get("seconds", {})}
         result = _outcome(run, meta, limits, folder / "worker.log")
         if result.kind == oc.GRADER_ERROR:  # not the submission's doing: never cached, tried again next run
             return Execution(result, None, meta, run.elapsed)
