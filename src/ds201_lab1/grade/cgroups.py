@@ -256,11 +256,14 @@ def create(cpus: float | None, memory_bytes: int | None, pids: int | None) -> Gr
     return group
 
 
-def _alive_grader(pid: int) -> bool:
+def _alive_owner(pid: int, created: float) -> bool:
+    """The process that made a group created at ``created`` still runs (a grader, or a Dask worker
+    grading: any process of that pid that started before the group, not a later one reusing it)."""
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"ds201" in f.read()
-    except OSError:
+        return psutil.Process(pid).create_time() <= created + 1
+    except psutil.Error:
         return False
 
 
@@ -277,7 +280,11 @@ def sweep_stale() -> list[str]:
             continue
         for d in entries:
             m = re.fullmatch(rf"{PREFIX}(\d+)-\d+", d.name)
-            if not m or not d.is_dir() or _alive_grader(int(m.group(1))):
+            try:
+                created = d.stat().st_ctime
+            except OSError:
+                continue
+            if not m or not d.is_dir() or _alive_owner(int(m.group(1)), created):
                 continue
             stale = Group.__new__(Group)
             stale.backend = backend
