@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from ds201_lab1 import build  # noqa: E402
+from ds201_lab1 import build, manual  # noqa: E402
 
 CACHE = Path(os.environ.get("DS201_PLATFORMS_CACHE", "/var/cache/ds201-platforms"))
 MIRROR = "http://deb.debian.org/debian"
@@ -486,6 +486,9 @@ def gradescope_run(image: Path, submission: Path, work: Path, *, hide_data: bool
     else:
         shutil.copy(submission, ag / "submission" / submission.name)
     (ag / "submission_metadata.json").write_text("{}")
+    if not hide_data:  # the manual questions' PDF (README, "Manual questions"), made as otter would upload it
+        config = ag / "source" / "otter_config.json"
+        config.write_text(json.dumps(json.loads(config.read_text()) | MANUAL_PDF_CONFIG))
     binds = {"/autograder": ag, "/tmp": run_dir / "tmp", "/root": run_dir / "home"}
     for d in ("tmp", "home", "empty"):
         (run_dir / d).mkdir()
@@ -503,7 +506,25 @@ def gradescope_run(image: Path, submission: Path, work: Path, *, hide_data: bool
     note = "; ".join(problems) if problems else "results.json valid"
     if hide_data:
         note = results.get("output", "")[:60] + "…"
+    else:
+        pages, wanted = manual_pdf_pages(ag / "submission"), len(manual.manual_questions())
+        if pages != wanted:
+            problems.append(f"manual answers' PDF has {pages} pages, not {wanted}")
+        note = "; ".join(problems) if problems else f"results.json valid; manual PDF {pages} pages"
     return row | {"score": gradescope_score(results), "status": note, "format_ok": not problems}
+
+
+# otter uploads the submission's own PDF (use_submission_pdf); "pdf" stands in for the token,
+# whose upload needs Gradescope (tests/test_review.py fakes that one call).
+MANUAL_PDF_CONFIG = {"pdf": True, "use_submission_pdf": True}
+
+
+def manual_pdf_pages(folder: Path) -> int | None:
+    """Pages of the one PDF run_otter.py left in the submission folder (None: not exactly one)."""
+    from pypdf import PdfReader
+
+    pdfs = list(folder.glob("*.pdf"))
+    return len(PdfReader(pdfs[0]).pages) if len(pdfs) == 1 else None
 
 
 def platform_gradescope(ag_zip: Path, subs: Path, root: Path, work: Path) -> list[dict]:

@@ -67,6 +67,32 @@ def solution_run(tmp_path_factory) -> tuple[dict, Path]:
 
 
 @pytest.fixture(scope="session")
+def solution_answers(solution_run) -> dict:
+    """The solution's answers as its kernel held them: the trained models (loaded once per test run)
+    and the data arrays, rebuilt from the checks' own copy of the data. Tests copy it before changing it."""
+    import keras
+    import numpy as np
+
+    from ds201_lab1 import checks, data
+
+    _, artifacts = solution_run
+    env = {name: keras.models.load_model(artifacts / f"{name}.keras") for name in MODELS}
+    env["load_mnist"], env["load_cifar10"] = data.mnist, data.cifar10
+    (x_train, _), (x_test, y_test) = checks.truth_mnist()
+    env["X_test"], env["y_test"] = x_test.reshape(len(x_test), -1), y_test
+    env["X_train_new"] = x_train.reshape(len(x_train), -1).astype("float32") / 255
+    env["X_test_new"] = env["X_test"].astype("float32") / 255
+    env["cm_ex4"] = np.load(artifacts / "cm_ex4.npy")
+    (cx_train, cy_train), (cx_test, cy_test) = checks.truth_cifar10()
+    env["cifar_train_shape"], env["cifar_test_shape"] = cx_train.shape, cx_test.shape
+    env["X_train_CIFAR10"] = cx_train.reshape(len(cx_train), -1).astype("float32") / 255
+    env["X_test_CIFAR10"] = cx_test.reshape(len(cx_test), -1).astype("float32") / 255
+    env["y_train_CIFAR10"] = keras.utils.to_categorical(cy_train.reshape(-1), 10)
+    env["y_test_CIFAR10"] = cy_test.reshape(-1)
+    return env
+
+
+@pytest.fixture(scope="session")
 def blank_run(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("blank")
     shutil.copy(STUDENT / "lab1.ipynb", work / "lab1.ipynb")

@@ -136,12 +136,12 @@ def test_a_rebuild_that_changes_nothing_rewrites_no_solution_file(tmp_path, monk
     ran = []
     monkeypatch.setattr(build, "run_notebook", lambda nb, tests, probe: ran.append(1) or {})
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "solutions").iterdir()}
-    build.execute_solution(tmp_path)
+    assert build.execute_solution(tmp_path) == ({}, False)
     assert ran and before == {
         p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "solutions").iterdir()
     }
     with (tmp_path / "autograder" / build.ZIP_NAME).open("ab") as f:
         f.write(b"\0")  # the autograder changed: the solution is written anew, and records it
-    build.execute_solution(tmp_path)
+    assert build.execute_solution(tmp_path) == ({}, True)
     assert build._built_from(tmp_path / "solutions" / "lab1.ipynb") == build.solution_inputs(tmp_path)
     assert (tmp_path / "solutions" / "lab1.ipynb").read_bytes() != before["lab1.ipynb"][0]

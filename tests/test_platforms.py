@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -163,3 +164,41 @@ def test_gradescope_format_check_can_fail():
     problems = platforms.gradescope_problems(bad)
     assert any("score is not a number" in p for p in problems) and any("visibility" in p for p in problems)
     assert platforms.gradescope_problems({"score": 1, "tests": [{"name": "q", "max_score": 1}]}) == []
+
+
+def _run_otter_module(ag: Path, monkeypatch):
+    """The zip's run_otter.py, imported as Gradescope's harness would run it, on ``ag``."""
+    import importlib.util
+
+    monkeypatch.setenv("DS201_AUTOGRADER_DIR", str(ag))
+    spec = importlib.util.spec_from_file_location("zip_run_otter", ag / "source" / "run_otter.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_the_zip_makes_the_manual_pdf_only_when_otter_will_upload_it(zip_path, tmp_path, monkeypatch, configured):
+    """Issue 12 on Gradescope: the zip carries the PDF builder, and run_otter.py writes the 8 manual
+    answers' PDF into /autograder/submission when otter_config.json asks for the submission's PDF."""
+    ag = tmp_path / "autograder"
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(ag / "source")
+    config = json.loads((ag / "source" / "otter_config.json").read_text())
+    if configured:
+        config |= {"token": "t", "course_id": 1, "assignment_id": 2, "use_submission_pdf": True}
+    (ag / "source" / "otter_config.json").write_text(json.dumps(config))
+    shutil.copy(ROOT / "solutions" / "lab1.ipynb", (ag / "submission").mkdir(parents=True) or ag / "submission")
+    (ag / "submission" / "mine.pdf").write_bytes(b"%PDF-1.4 a PDF the student uploaded")
+    run_otter = _run_otter_module(ag, monkeypatch)
+    made = run_otter.manual_pdf()
+    pdfs = sorted(p.name for p in (ag / "submission").glob("*.pdf"))
+    if not configured:
+        assert made is None and pdfs == ["mine.pdf"]
+        return
+    assert made == 0 and pdfs == ["lab1.pdf"]  # otter's use_submission_pdf uploads this one
+    from pypdf import PdfReader
+
+    pages = PdfReader(ag / "submission" / "lab1.pdf").pages
+    assert len(pages) == 8
+    assert sum(len(p.images) for p in pages) >= 2  # q2_samples' digits and q2_label_plots' chart

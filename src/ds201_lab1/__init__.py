@@ -13,7 +13,8 @@ One module per job:
 
 __version__ = "0.1.0"
 
-# The modules the hidden tests import, shipped in the autograder zip (never to students) …
-GRADING_MODULES = ("__init__.py", "data.py", "spec.py", "checks.py")
+# The modules the hidden tests import, and the manual answers' PDF for otter's Gradescope upload
+# (run_otter.py), shipped in the autograder zip (never to students) …
+GRADING_MODULES = ("__init__.py", "data.py", "spec.py", "checks.py", "manual.py", "manual_pdf.py")
 # … and the ones a notebook may import while the project's grader executes it (never the checks).
 KERNEL_MODULES = ("__init__.py", "data.py")

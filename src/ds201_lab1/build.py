@@ -58,7 +58,8 @@ DATA_FOLDER = "files/ds201_data"  # where --data-zip puts the .npz files inside 
 EXECUTABLE = ("setup.sh", "run_autograder")
 
 # What the grading environment needs, by name; the versions are pyproject.toml's (their one home).
-GRADING_PACKAGES = ("tensorflow", "keras", "numpy", "scikit-learn", "matplotlib", "otter-grader")
+GRADING_PACKAGES = ("tensorflow", "keras", "numpy", "scikit-learn", "matplotlib", "otter-grader",
+                    "fpdf2", "markdown-it-py")  # the last two: the manual answers' PDF (manual_pdf)
 GRADING_EXTRAS = {"otter-grader": "[grading]"}  # jupyter_client and ipykernel, to run notebooks
 
 
@@ -335,8 +336,8 @@ def _built_from(path: Path) -> str | None:
         return None
 
 
-def execute_solution(out: Path) -> dict[str, dict]:
-    """Execute ``autograder/lab1.ipynb`` (proving it scores full marks); return per-question scores.
+def execute_solution(out: Path) -> tuple[dict[str, dict], bool]:
+    """Execute ``autograder/lab1.ipynb`` (proving it scores full marks): ``(per-question scores, solutions/ written)``.
 
     ``solutions/`` is rewritten only when what it is made from changed: its outputs hold timings and
     training logs that differ run to run, and a rebuild that changes nothing should change no file.
@@ -347,7 +348,7 @@ def execute_solution(out: Path) -> dict[str, dict]:
     sol = out / "solutions"
     inputs = solution_inputs(out)
     if _built_from(sol / f"{NAME}.ipynb") == inputs and (sol / f"{NAME}.html").is_file():
-        return scores
+        return scores, False
     _drop_tensorflow_chatter(nb)
     sol.mkdir(exist_ok=True)
     _strip_metadata(nb, {"kernelspec", "language_info", "otter"})  # otter: a valid submission
@@ -359,7 +360,7 @@ def execute_solution(out: Path) -> dict[str, dict]:
 
     html, _ = HTMLExporter().from_notebook_node(nb)
     (sol / f"{NAME}.html").write_text(html)
-    return scores
+    return scores, True
 
 
 def record_timing(what: str, seconds: float, exitstatus: int, **extra) -> None:
@@ -399,14 +400,17 @@ def main(argv: list[str] | None = None) -> int:
         generate(args.out)
         print(f"wrote {args.out / 'student'} and {args.out / 'autograder'}")
         if not args.no_execute:
-            scores = execute_solution(args.out)
+            scores, written = execute_solution(args.out)
             missed = {q: s for q, s in scores.items() if s["score"] != s["possible"]}
             total = sum(s["score"] for s in scores.values())
             possible = sum(s["possible"] for s in scores.values())
             print(f"solution scores {total:g}/{possible:g} on the autograded questions")
             if missed:
                 raise BuildError("the solution misses points:\n" + json.dumps(missed, indent=2, ensure_ascii=False))
-            print(f"wrote {args.out / 'solutions'}")
+            if written:
+                print(f"wrote {args.out / 'solutions'}")
+            else:
+                print(f"{args.out / 'solutions'} unchanged (the autograder it was made from is the same)")
     except BuildError as e:
         print(f"build failed: {e}", file=sys.stderr)
         status = 1

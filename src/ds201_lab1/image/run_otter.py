@@ -4,6 +4,10 @@ Written into the autograder zip by ``make assignment`` (src/ds201_lab1/build.py)
 otter's own ``run_otter.py``. When a dataset is missing nothing is graded: results.json
 (Gradescope) and results.pkl (``otter grade``'s CSV, column grading_status) carry one message,
 "datasets missing: …", saying how to fix it, and the score is 0 — never a silent partial score.
+
+Manual questions on Gradescope (README, "Manual questions"): when ``otter_config.json`` asks otter to
+upload a PDF (``token`` or ``pdf``) from the submission's own PDF (``use_submission_pdf``), the PDF of
+the manual answers is made first, here, with ``ds201_lab1.manual_pdf`` (no LaTeX, no browser).
 """
 
 import json
@@ -29,6 +33,28 @@ def missing_datasets():
     return None
 
 
+def manual_pdf():
+    """Write the manual answers' PDF into the submission folder when otter will upload it; else None.
+
+    A failure never stops grading: otter then tries its own export, and with
+    ``submit_blank_pdf_on_export_failure`` uploads a blank page and reports "PDF Generation Failed".
+    """
+    with open(os.path.join(AUTOGRADER, "source", "otter_config.json")) as f:
+        config = json.load(f)
+    if not (config.get("token") or config.get("pdf")) or not config.get("use_submission_pdf"):
+        return None
+    sys.path.insert(0, os.path.join(AUTOGRADER, "source", "files"))
+    try:
+        from ds201_lab1 import manual_pdf as pdf
+    finally:
+        sys.path.pop(0)
+    try:
+        return pdf.main([os.path.join(AUTOGRADER, "submission")])
+    except (SystemExit, Exception) as e:  # any failure: otter's own fallback takes over
+        print(f"manual answers' PDF not made: {e}", file=sys.stderr)
+        return 1
+
+
 def report(error):
     """Write the failure where Gradescope and otter grade read results; score 0."""
     import dill
@@ -52,6 +78,7 @@ if __name__ == "__main__":
     if error is not None:
         report(error)
         sys.exit(0)  # otter grade reads results.pkl only after a zero exit
+    manual_pdf()
     from otter.run.run_autograder import main as run_autograder
 
     run_autograder(AUTOGRADER)
