@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -205,6 +206,44 @@ def test_a_submission_whose_workers_all_die_is_stopped_and_the_batch_completes(c
     assert status.startswith(f"grader error: stopped after {ALLOWED_FAILURES + 1} workers died"), status
     assert rows["fine.ipynb"]["grading_status"] == "ok" and rows["fine.ipynb"]["q0_layers"] == "1"
     cluster.wait_workers(2)  # the nannies restart the killed workers for the next test
+
+
+def test_an_interrupted_client_keeps_what_was_graded_and_a_rerun_resumes(cluster, tmp_path):
+    """Ctrl-C on the cluster path: the graded submission stays in the CSV and the cache, the cancelled
+    task's sandbox is killed on its worker, and the rerun executes only what was not finished."""
+    subs = tmp_path / "subs"
+    fx.write(_tiny("layer_kinds = ['input', 'hidden', 'output']  # quick"), subs / "a_quick.ipynb")
+    fx.write(_tiny("import time\ntime.sleep(3600)  # slow", "layer_kinds = []"), subs / "b_slow.ipynb")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "ds201_lab1.grade", str(subs), str(out), "--scheduler", cluster.address, *ARGS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sha = _sha(subs / "b_slow.ipynb")
+    try:
+        wait("the quick one graded", lambda: "a_quick.ipynb" in _rows_now(out), timeout=600)
+        wait("the slow one's sandbox", lambda: _sandbox_of(cluster, sha))
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "interrupted: 1 graded are in" in stderr and "run the same command again to resume" in stderr
+    assert sorted(read_grades(out / "final_grades.csv")[1]) == ["a_quick.ipynb"]
+    # the run's timeout is 600 s and the cell sleeps an hour: only the cancellation ends it this soon
+    wait("the cancelled task's sandbox to end", lambda: _sandbox_of(cluster, sha) is None, timeout=60)
+    rerun = grade(subs, out, "--scheduler", cluster.address, "--timeout", "20", "--memory", "4")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    how = {e["file"]: e["how"] for e in grading_log(out)[-1]}
+    assert how == {"a_quick.ipynb": "cached", "b_slow.ipynb": "executed"}, how
+    rows = read_grades(out / "final_grades.csv")[1]
+    assert rows["a_quick.ipynb"]["q0_layers"] == "1"
+    assert rows["b_slow.ipynb"]["grading_status"].startswith("timeout after 20 s"), rows["b_slow.ipynb"]
+
+
+def _rows_now(out: Path) -> dict:
+    path = out / "final_grades.csv"
+    return read_grades(path)[1] if path.is_file() else {}
 
 
 def test_a_worker_without_sandbox_stops_the_run_unless_allowed(cluster, tmp_path):

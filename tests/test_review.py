@@ -281,10 +281,18 @@ def test_filled_scores_merge_into_grades_and_feedback(graded):
     feedback = (out / "feedback" / "bob.md").read_text()
     assert "7.5 / 11" in feedback and "Thiếu ý / a point missing" in feedback
     assert "| `q2_set` | 0.5 / 1 |" in feedback and feedback.count("Manually graded questions") == 1
+    # The class summary counts every point too.
+    summary = json.loads((out / "summary.json").read_text())
+    totals = [float(r["total_points_earned"]) for f, r in rows.items() if f != "points-per-question"]
+    assert summary["possible_with_manual"] == 11 and summary["mean_total_with_manual"] == round(sum(totals) / len(totals), 4)
+    assert summary["manual"]["q2_set"]["graded"] == len(totals)
+    assert "Manually graded questions" in (out / "summary.md").read_text()
     # Merging again (same file) changes nothing: manual columns and sections are replaced, not added.
-    before = ((out / "final_grades.csv").read_text(), feedback)
+    files = ("final_grades.csv", "feedback/bob.md", "summary.md", "summary.json")
+    before = [(out / f).read_text() for f in files]
     assert _review(subs, out, "--manual", str(scores)).returncode == 0
-    assert ((out / "final_grades.csv").read_text(), (out / "feedback" / "bob.md").read_text()) == before
+    assert [(out / f).read_text() for f in files] == before
+    assert before[2].count("Manually graded questions") == 1
 
 
 def test_half_filled_scores_show_what_is_left(graded):

@@ -365,7 +365,50 @@ def merge(out: Path, entries: list[Entry], questions: list[Question], scores: Sc
     comments = scores.comments if scores else {}
     for file, (got, total, top) in per_file.items():
         _merge_feedback(out / "feedback" / report.feedback_name(file), questions, got, total, top, comments.get(file))
+    _merge_summary(out, questions, per_file, total_possible)
     return counts
+
+
+def _merge_summary(out: Path, questions: list[Question], per_file: dict, total_possible: float) -> None:
+    """Add the manual questions to the class summary (``summary.json``'s ``"manual"``, a section of
+    ``summary.md``): each question's mean over the submissions graded so far, and the totals over every point."""
+    manual_data = {}
+    for q in questions:
+        given = [got[q.name] for got, _, _ in per_file.values() if got[q.name] is not None]
+        manual_data[q.name] = {
+            "possible": q.points,
+            "graded": len(given),
+            "mean": round(sum(given) / len(given), 4) if given else None,
+        }
+    totals = sorted(total for _, total, _ in per_file.values())
+    extra = {
+        "manual": manual_data,
+        "possible_with_manual": total_possible,
+        "mean_total_with_manual": round(sum(totals) / len(totals), 4) if totals else 0.0,
+    }
+    path = out / "summary.json"
+    try:
+        data = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        data = {}
+    report._atomic_write(path, json.dumps(data | extra, indent=1).encode())
+    md = out / "summary.md"
+    text = md.read_text(encoding="utf-8").split("\n" + FEEDBACK_TAG)[0].rstrip() + "\n" if md.is_file() else ""
+    lines = [
+        FEEDBACK_TAG,
+        "",
+        "## Câu hỏi chấm tay / Manually graded questions",
+        "",
+        f"- Điểm trung bình, tính cả câu chấm tay / Mean score, manual questions included: "
+        f"{extra['mean_total_with_manual']:.2f} / {report._num(total_possible)} (ô trống tính 0 / empty cells count 0)",
+        "",
+        "| Câu hỏi / Question | Điểm / Points | Đã chấm / Graded | Trung bình / Mean |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, s in manual_data.items():
+        mean = "—" if s["mean"] is None else f"{s['mean']:.2f}"
+        lines.append(f"| `{name}` | {report._num(s['possible'])} | {s['graded']}/{len(per_file)} | {mean} |")
+    report._atomic_write(md, (text + "\n" + "\n".join(lines) + "\n").encode())
 
 
 def _merge_feedback(

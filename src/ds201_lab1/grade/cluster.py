@@ -17,11 +17,13 @@ and the artifacts as a compressed tar archive for the client's cache.
 Faults: a task whose worker dies is run again elsewhere by Dask; after the scheduler's
 ``distributed.scheduler.allowed-failures`` + 1 deaths it ends as ``KilledWorker`` and that
 submission gets a grader error saying so. A worker that cannot sandbox stops the run (unless
-``--allow-unsandboxed``).
+``--allow-unsandboxed``). When the client is interrupted it cancels its tasks, and each worker kills
+the sandbox of a cancelled task within a second: what finished is in ``OUT/.cache``, a rerun resumes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -41,6 +43,7 @@ from typing import Any
 
 from distributed import Client, KilledWorker, Reschedule, WorkerPlugin, get_worker
 from distributed.core import Status
+from distributed.worker import thread_state
 
 from . import execute, isolation, processes, submissions
 from . import outcome as oc
@@ -433,12 +436,14 @@ def grade_on_worker(job: dict, item: dict) -> dict:
     answer: dict[str, Any] = {"worker": worker.address, "sandbox": state.sandbox.note, "env_key": state.env_key}
     tasks = state.folder / "tasks"
     tasks.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tasks) as tmp:
+    with tempfile.TemporaryDirectory(dir=tasks) as tmp, _cancellation(worker) as cancelled:
         cache = Cache(Path(tmp) / "cache", state.env_key, state.settings.limits)
         try:
             ex = execute.execute(item["sha256"], item["notebook"], item["notebook_name"], state.settings, mode, cache)
-        except processes.Stopped:  # this worker is closing: run it on another one
-            raise Reschedule() from None
+        except processes.Stopped:
+            if cancelled.is_set():  # the client let go of it (Ctrl-C): nobody reads this answer
+                return {"cancelled": True}
+            raise Reschedule() from None  # this worker is closing: run it on another one
         answer.update(outcome=ex.outcome.to_json(), meta=ex.meta, elapsed=ex.elapsed)
         if ex.outcome.graded and ex.artifacts is not None:
             with state.verifiers.worker() as verifier:
@@ -448,6 +453,28 @@ def grade_on_worker(job: dict, item: dict) -> dict:
                 answer["meta"]["artifacts_too_large"] = True
     answer["task_elapsed"] = time.monotonic() - task_start
     return answer
+
+
+@contextlib.contextmanager
+def _cancellation(worker: Any):
+    """Yields an event set once this task is no longer wanted (its client cancelled it or went away);
+    meanwhile a supervised sandbox of this thread is killed when it is set."""
+    key = thread_state.key
+    cancelled, finished = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(1):
+            task = worker.state.tasks.get(key)
+            if task is None or task.state in ("cancelled", "released", "forgotten"):
+                cancelled.set()
+                return
+
+    threading.Thread(target=watch, name=f"ds201-cancel-{key}", daemon=True).start()
+    try:
+        with processes.stop_when(cancelled):
+            yield cancelled
+    finally:
+        finished.set()
 
 
 class Teardown(WorkerPlugin):

@@ -10,6 +10,7 @@ process it starts; its memory is then counted from the group (shared memory incl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -110,6 +111,20 @@ def stop_all() -> None:
         kill_tree(proc)
 
 
+_THREAD = threading.local()
+
+
+@contextlib.contextmanager
+def stop_when(event: threading.Event):
+    """In this thread, a supervised tree is killed and :class:`Stopped` raised once ``event`` is set
+    (a Dask task cancelled by its client: its sandbox must not run on)."""
+    _THREAD.stop = event
+    try:
+        yield
+    finally:
+        _THREAD.stop = None
+
+
 def log_tail(path: Path, lines: int = 3) -> str:
     try:
         text = path.read_text(errors="replace").strip().splitlines()
@@ -163,6 +178,7 @@ def supervise(
             )
         _ACTIVE.add(proc)
     killed, peak = None, 0
+    stop = getattr(_THREAD, "stop", None)
     try:
         while True:
             try:
@@ -170,6 +186,8 @@ def supervise(
                 break
             except subprocess.TimeoutExpired:
                 pass
+            if stop is not None and stop.is_set():
+                raise Stopped("cancelled")
             if timeout and time.monotonic() - start > timeout:
                 killed = "timeout"
             else:
