@@ -2,10 +2,10 @@
 
 (a) ``otter grade`` with a real Docker engine: Debian's ``docker.io`` (daemon with its own data root
     and socket, client called by its full path) and the buildx plugin from Debian trixie's
-    ``docker-buildx``; the base image is a Debian bookworm root made with ``debootstrap`` and
-    ``docker import`` (Docker Hub is unreachable), passed with ``--image``.
-(b) Gradescope's harness, emulated: the zip unpacked into ``/autograder/source`` of a debootstrap
-    root, ``setup.sh`` run there once (network on), then per submission ``/autograder/run_autograder``
+    ``docker-buildx``; the base image is an Ubuntu 22.04 root (otter's default base, ``ubuntu:22.04``)
+    made with ``debootstrap`` and ``docker import`` (Docker Hub is unreachable), passed with ``--image``.
+(b) Gradescope's harness, emulated: the zip unpacked into ``/autograder/source`` of the same
+    Ubuntu 22.04 root (Gradescope's base image), ``setup.sh`` run there once (network on), then per submission ``/autograder/run_autograder``
     in namespaces (bubblewrap, network off) under the README's memory limit (a cgroup), and
     ``/autograder/results/results.json`` checked against Gradescope's format.
 
@@ -44,9 +44,21 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 from ds201_lab1 import build, manual  # noqa: E402
 
 CACHE = Path(os.environ.get("DS201_PLATFORMS_CACHE", "/var/cache/ds201-platforms"))
-MIRROR = "http://deb.debian.org/debian"
-SUITE = "bookworm"  # debootstrap can fetch Debian only here (no Ubuntu mirror is reachable)
-APT_PACKAGES = ("docker.io", "debootstrap", "bubblewrap", "iptables")
+MIRROR = "http://deb.debian.org/debian"  # docker-buildx from trixie
+# The grading roots are Ubuntu 22.04, as Gradescope's base image and otter grade's default
+# (ubuntu:22.04), with that image's apt sources (universe holds python3.11).
+SUITE = "jammy"
+UBUNTU = "http://archive.ubuntu.com/ubuntu"
+UBUNTU_SOURCES = (
+    f"deb {UBUNTU}/ jammy main restricted universe multiverse\n"
+    f"deb {UBUNTU}/ jammy-updates main restricted universe multiverse\n"
+    "deb http://security.ubuntu.com/ubuntu/ jammy-security main restricted universe multiverse\n"
+)
+# Debian has no Ubuntu keyring package: Ubuntu's own, pinned by digest, and its archive key by fingerprint.
+UBUNTU_KEYRING_DEB = ("pool/main/u/ubuntu-keyring/ubuntu-keyring_2021.03.26_all.deb",
+                      "0d0e7ed6b112f5d03eabf3c7eb01ebdacf9c57714b279e90495cfc58c8c4520f")  # fmt: skip
+UBUNTU_ARCHIVE_KEY = "F6ECB3762474EDA9D21B7022871920D1991BC93C"  # Ubuntu Archive Automatic Signing Key (2018)
+APT_PACKAGES = ("docker.io", "debootstrap", "bubblewrap", "iptables", "gpg", "curl")
 BUILDX = Path("/usr/libexec/docker/cli-plugins/docker-buildx")
 DOCKER = "/usr/bin/docker"  # docker.io's client; another one may sit earlier in PATH
 DOCKER_ROOT = Path("/var/lib/ds201-docker")
@@ -103,15 +115,39 @@ def ensure_packages() -> None:
         run(["dpkg", "-i", *map(str, apt.glob("docker-buildx_*.deb"))], stdout=subprocess.DEVNULL)
 
 
+def ubuntu_keyring() -> Path:
+    """Ubuntu's archive keyring (from its ubuntu-keyring package), checked by digest and fingerprint."""
+    keyring = CACHE / "ubuntu-archive-keyring.gpg"
+    if not keyring.is_file():
+        path, digest = UBUNTU_KEYRING_DEB
+        deb = CACHE / Path(path).name
+        run(["curl", "-fsS", "-m", "120", "-o", str(deb), f"{UBUNTU}/{path}"])
+        if hashlib.sha256(deb.read_bytes()).hexdigest() != digest:
+            raise RuntimeError(f"{deb}: not the pinned ubuntu-keyring package (sha256 differs)")
+        unpacked = CACHE / "ubuntu-keyring"
+        shutil.rmtree(unpacked, ignore_errors=True)
+        run(["dpkg-deb", "-x", str(deb), str(unpacked)])
+        shutil.copyfile(unpacked / "usr/share/keyrings/ubuntu-archive-keyring.gpg", keyring)
+        shutil.rmtree(unpacked)
+        deb.unlink()
+    keys = run(["gpg", "--show-keys", "--with-colons", str(keyring)], capture_output=True, text=True).stdout
+    if f"fpr:::::::::{UBUNTU_ARCHIVE_KEY}:" not in keys:
+        raise RuntimeError(f"{keyring} lacks Ubuntu's archive key {UBUNTU_ARCHIVE_KEY}")
+    return keyring
+
+
 def base_root() -> Path:
-    """A minimal Debian root (debootstrap --variant=minbase), made once."""
+    """A minimal Ubuntu 22.04 root (debootstrap --variant=minbase) with the apt sources of Docker's
+    ubuntu:22.04, made once."""
     root = CACHE / "roots" / f"{SUITE}-minbase"
     if not (root / "etc" / "os-release").exists():
         tmp = root.with_name(root.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.parent.mkdir(parents=True, exist_ok=True)
         log(f"debootstrap {SUITE} into {root}")
-        run(["debootstrap", "--variant=minbase", SUITE, str(tmp), MIRROR], stdout=subprocess.DEVNULL)
+        cmd = ["debootstrap", f"--keyring={ubuntu_keyring()}", "--variant=minbase", SUITE, str(tmp), UBUNTU]
+        run(cmd, stdout=subprocess.DEVNULL)
+        (tmp / "etc" / "apt" / "sources.list").write_text(UBUNTU_SOURCES)
         tmp.rename(root)
     site_trust(root)
     return root
@@ -392,7 +428,7 @@ def bwrap(root: Path, argv: list[str], *, binds: dict[str, Path], network: bool,
 
 def gradescope_image(ag_zip: Path, root: Path, work: Path) -> tuple[Path, dict]:
     """The root with the zip in /autograder/source and setup.sh run (network on), cached per zip."""
-    image = CACHE / "roots" / f"gradescope-{sha(ag_zip)}"
+    image = CACHE / "roots" / f"gradescope-{root.name}-{sha(ag_zip)}"
     info_path = image.with_suffix(".json")
     if image.is_dir() and info_path.is_file():
         log(f"gradescope image {image} (cached)")

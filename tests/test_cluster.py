@@ -15,6 +15,7 @@ sandbox or verifier under our folders, is checked gone at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -137,20 +138,28 @@ def _sha(path: Path) -> str:
     return submissions.read_submission(path, path.parent, "lab1").sha256
 
 
-@pytest.fixture(scope="module")
-def cluster_run(cluster, batch, local_run, tmp_path_factory) -> dict:
-    """The batch on the cluster; the worker running the sleeping notebook is killed mid-task."""
-    out = tmp_path_factory.mktemp("on-cluster") / "out"
-    cmd = [sys.executable, "-m", "ds201_lab1.grade", str(batch), str(out), "--scheduler", cluster.address, *ARGS]
+@contextlib.contextmanager
+def _grading_on(cluster: Cluster, subs: Path, out: Path):
+    """``python -m ds201_lab1.grade SUBS OUT --scheduler …`` running (pipes for its output); killed
+    if it still runs when the block ends."""
+    cmd = [sys.executable, "-m", "ds201_lab1.grade", str(subs), str(out), "--scheduler", cluster.address, *ARGS]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        victim = wait("the sleeping notebook's sandbox", lambda: _sandbox_of(cluster, _sha(batch / "sleepy.ipynb")))
-        _kill_worker_tree(cluster, victim)
-        stdout, stderr = proc.communicate(timeout=3600)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster_run(cluster, batch, local_run, tmp_path_factory) -> dict:
+    """The batch on the cluster; the worker running the sleeping notebook is killed mid-task."""
+    out = tmp_path_factory.mktemp("on-cluster") / "out"
+    with _grading_on(cluster, batch, out) as proc:
+        victim = wait("the sleeping notebook's sandbox", lambda: _sandbox_of(cluster, _sha(batch / "sleepy.ipynb")))
+        _kill_worker_tree(cluster, victim)
+        _, stderr = proc.communicate(timeout=3600)
     assert proc.returncode == 0, stderr[-3000:]
     return {"out": out, "stderr": stderr, "victim": victim}
 
@@ -187,19 +196,13 @@ def test_a_submission_whose_workers_all_die_is_stopped_and_the_batch_completes(c
     fx.write(SLEEPY, subs / "doomed.ipynb")
     fx.write(_tiny("layer_kinds = ['input', 'hidden', 'output']", "# other"), subs / "fine.ipynb")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "ds201_lab1.grade", str(subs), str(out), "--scheduler", cluster.address, *ARGS]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sha = _sha(subs / "doomed.ipynb")
-    try:
+    with _grading_on(cluster, subs, out) as proc:
         for _ in range(ALLOWED_FAILURES + 1):
             victim = wait("the doomed notebook's sandbox", lambda: _sandbox_of(cluster, sha))
             _kill_worker_tree(cluster, victim)
             wait("the killed worker's sandbox to go", lambda v=victim: _sandbox_of(cluster, sha) != v, poll=0.5)
         _, stderr = proc.communicate(timeout=3600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 2, stderr[-3000:]  # a grader error in the batch
     _, rows = read_grades(out / "final_grades.csv")
     status = rows["doomed.ipynb"]["grading_status"]
@@ -215,18 +218,12 @@ def test_an_interrupted_client_keeps_what_was_graded_and_a_rerun_resumes(cluster
     fx.write(_tiny("layer_kinds = ['input', 'hidden', 'output']  # quick"), subs / "a_quick.ipynb")
     fx.write(_tiny("import time\ntime.sleep(3600)  # slow", "layer_kinds = []"), subs / "b_slow.ipynb")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "ds201_lab1.grade", str(subs), str(out), "--scheduler", cluster.address, *ARGS]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sha = _sha(subs / "b_slow.ipynb")
-    try:
+    with _grading_on(cluster, subs, out) as proc:
         wait("the quick one graded", lambda: "a_quick.ipynb" in _rows_now(out), timeout=600)
         wait("the slow one's sandbox", lambda: _sandbox_of(cluster, sha))
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130, stderr[-3000:]
     assert "interrupted: 1 graded are in" in stderr and "run the same command again to resume" in stderr
     assert sorted(read_grades(out / "final_grades.csv")[1]) == ["a_quick.ipynb"]

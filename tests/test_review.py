@@ -255,6 +255,26 @@ def test_anonymous_review_hides_names_and_keeps_numbers(graded):
     assert (out / "manual_scores.csv").read_text() == after
 
 
+def test_a_notebook_whose_question_cells_were_deleted_gets_a_no_answer_card(graded, tmp_path):
+    subs, out = tmp_path / "copy" / "subs", tmp_path / "copy" / "out"
+    shutil.copytree(graded["subs"], subs)
+    shutil.copytree(graded["out"], out)
+    shutil.rmtree(out / ".manual", ignore_errors=True)  # names shown (another test may have hidden them)
+    nb = nbformat.v4.new_notebook(metadata={"otter": {"assignment_name": "lab1"}})
+    nb.cells = [nbformat.v4.new_code_cell("layer_kinds = ['input', 'hidden', 'output']")]
+    fx.write(nb, subs / "erin_deleted.ipynb")
+    files = sorted(p.name for p in subs.iterdir())
+    text = report.csv_text({"questions": {"q0_layers": {"possible": 1}}}, [GradeResult(f, OK, {"q0_layers": 0.0}) for f in files])
+    (out / "final_grades.csv").write_text(text)
+    proc = _review(subs, out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for q in QUESTIONS:
+        page = (out / "review" / f"{q.name}.html").read_text()
+        card = page.split("<h3>erin_deleted.ipynb</h3>")[1].split("</section>")[0]
+        assert "No answer found (the question's marker cells were deleted" in card, q.name
+    assert "erin_deleted.ipynb" in (out / "manual_scores.csv").read_text()
+
+
 def test_filled_scores_merge_into_grades_and_feedback(graded):
     subs, out = graded["subs"], graded["out"]
     assert _review(subs, out).returncode == 0

@@ -528,8 +528,11 @@ def question_page(q: Question, entries: list[Entry], anonymous: bool, index: int
         meta = f"{escape(SOURCE_NOTE[e.source])} · {escape(e.status)}"
         row = f"submission {e.number}" if anonymous else f"{e.file} (submission {e.number})"
         if region is None:
-            body, cls = "<p>Không tìm thấy câu trả lời (ô đánh dấu của câu hỏi đã bị xóa) / No answer found (the "
-            body += "question's marker cells were deleted from the notebook).</p>", "missing"
+            body = (
+                "<p>Không tìm thấy câu trả lời (ô đánh dấu của câu hỏi đã bị xóa) / No answer found (the "
+                "question's marker cells were deleted from the notebook).</p>"
+            )
+            cls = "missing"
         elif region.blank:
             body, cls = "<p>(để trống / left blank)</p>", "blank"
         else:
