@@ -188,7 +188,8 @@ def test_the_zip_makes_the_manual_pdf_only_when_otter_will_upload_it(zip_path, t
     if configured:
         config |= {"token": "t", "course_id": 1, "assignment_id": 2, "use_submission_pdf": True}
     (ag / "source" / "otter_config.json").write_text(json.dumps(config))
-    shutil.copy(ROOT / "solutions" / "lab1.ipynb", (ag / "submission").mkdir(parents=True) or ag / "submission")
+    (ag / "submission").mkdir()
+    shutil.copy(ROOT / "solutions" / "lab1.ipynb", ag / "submission")
     (ag / "submission" / "mine.pdf").write_bytes(b"%PDF-1.4 a PDF the student uploaded")
     run_otter = _run_otter_module(ag, monkeypatch)
     made = run_otter.manual_pdf()

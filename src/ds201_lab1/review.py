@@ -380,7 +380,7 @@ def _merge_summary(out: Path, questions: list[Question], per_file: dict, total_p
             "graded": len(given),
             "mean": round(sum(given) / len(given), 4) if given else None,
         }
-    totals = sorted(total for _, total, _ in per_file.values())
+    totals = [total for _, total, _ in per_file.values()]
     extra = {
         "manual": manual_data,
         "possible_with_manual": total_possible,
@@ -393,10 +393,7 @@ def _merge_summary(out: Path, questions: list[Question], per_file: dict, total_p
         data = {}
     report._atomic_write(path, json.dumps(data | extra, indent=1).encode())
     md = out / "summary.md"
-    text = md.read_text(encoding="utf-8").split("\n" + FEEDBACK_TAG)[0].rstrip() + "\n" if md.is_file() else ""
     lines = [
-        FEEDBACK_TAG,
-        "",
         "## Câu hỏi chấm tay / Manually graded questions",
         "",
         f"- Điểm trung bình, tính cả câu chấm tay / Mean score, manual questions included: "
@@ -408,21 +405,28 @@ def _merge_summary(out: Path, questions: list[Question], per_file: dict, total_p
     for name, s in manual_data.items():
         mean = "—" if s["mean"] is None else f"{s['mean']:.2f}"
         lines.append(f"| `{name}` | {report._num(s['possible'])} | {s['graded']}/{len(per_file)} | {mean} |")
-    report._atomic_write(md, (text + "\n" + "\n".join(lines) + "\n").encode())
+    _write_section(md, md.read_text(encoding="utf-8") if md.is_file() else "", lines)
+
+
+def _write_section(path: Path, text: str, lines: list[str]) -> None:
+    """Write ``text`` with its manual-scores section (after ``FEEDBACK_TAG``) replaced by ``lines``."""
+    head = text.split("\n" + FEEDBACK_TAG)[0].rstrip() + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report._atomic_write(path, (head + "\n" + "\n".join([FEEDBACK_TAG, "", *lines]) + "\n").encode())
 
 
 def _merge_feedback(
     path: Path, questions: list[Question], got: dict[str, float | None], total: float, top: float, comment: str | None
 ) -> None:
     text = path.read_text(encoding="utf-8") if path.is_file() else f"# Grading feedback\n\n- `{path.stem}`\n"
-    text = text.split("\n" + FEEDBACK_TAG)[0].rstrip() + "\n"
+    text = text.split("\n" + FEEDBACK_TAG)[0]
     pending = [q.name for q in questions if got[q.name] is None]
     note = f" — {len(pending)} câu chấm tay chưa chấm / manual question(s) not graded yet" if pending else ""
     score = (
         f"- **Điểm / Score:** {report._num(total)} / {report._num(top)} ({100 * total / top if top else 0:.1f}%){note}"
     )
     text, n = re.subn(r"^- \*\*Điểm / Score:\*\* .*$", lambda m: score, text, count=1, flags=re.M)
-    lines = [FEEDBACK_TAG, "", "## Câu hỏi chấm tay / Manually graded questions", ""]
+    lines = ["## Câu hỏi chấm tay / Manually graded questions", ""]
     if not n:
         lines += [score, ""]
     lines += ["| Câu hỏi / Question | Điểm / Points |", "|---|---:|"]
@@ -433,8 +437,7 @@ def _merge_feedback(
     if comment:
         lines += ["", "**Nhận xét của người chấm / Grader's comment:**", ""]
         lines += ["> " + ln for ln in comment.splitlines()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    report._atomic_write(path, (text + "\n" + "\n".join(lines) + "\n").encode())
+    _write_section(path, text, lines)
 
 
 # ---------------------------------------------------------------------------------------------
