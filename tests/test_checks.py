@@ -270,3 +270,35 @@ def test_ex4_confusion(tiny_models):
     fails(checks.ex4_confusion, cm.T.copy() if not np.array_equal(cm, cm.T) else cm + np.eye(10, dtype=int), model)
     checks.ex4_confusion(cm.astype(float), model)  # whole numbers held as floats are counts too
     fails(checks.ex4_confusion, cm + 0.5, model, match="integers")
+
+
+def test_a_regrade_reads_each_models_test_outputs_from_the_graders_store(tiny_models, tmp_path, monkeypatch):
+    """The project's grader keeps each model's test-set outputs (verify.OutputsStore, OUT/.cache/outputs):
+    the next run's checks read them instead of running the model, for the same model and data only."""
+    from ds201_lab1.grade.verify import OutputsStore
+
+    model, variant = tiny_models["deep"], spec.MNIST_NORMALISED
+    monkeypatch.setattr(checks, "outputs_store", OutputsStore(tmp_path))
+    checks.forget_outputs()
+    first = checks.test_outputs(model, variant)
+    [kept] = list(tmp_path.rglob("*.npy"))
+    checks.forget_outputs()
+    run_model = checks.outputs
+
+    def ran_again(*args):
+        raise AssertionError("the model ran again")
+
+    monkeypatch.setattr(checks, "outputs", ran_again)
+    assert np.array_equal(checks.test_outputs(model, variant), first)
+    with pytest.raises(AssertionError, match="ran again"):  # other data: not answered by that file
+        checks.test_outputs(model, spec.MNIST_RAW)
+    other = type(model).from_config(model.get_config())
+    other.set_weights([w + 0.01 for w in model.get_weights()])
+    with pytest.raises(AssertionError, match="ran again"):  # other weights: not answered either
+        checks.test_outputs(other, variant)
+    monkeypatch.setattr(checks, "outputs", run_model)
+    np.save(kept, np.zeros((3, 10), "float32"))  # a damaged file is computed again and replaced
+    checks.forget_outputs()
+    assert np.array_equal(checks.test_outputs(model, variant), first)
+    assert np.load(kept).shape == first.shape
+    checks.forget_outputs()

@@ -16,7 +16,7 @@ def test_ex1_format(model_1, X_test, y_test):
     assert tuple(model_1.outputs[0].shape) == (None, 10), 'model_1 có 10 đầu ra / model_1 has 10 outputs'
     THRESHOLD = 0.82
     try:
-        acc = float(np.mean(np.argmax(model_1.predict(X_test, verbose=0), axis=-1) == np.asarray(y_test).reshape(-1)))
+        acc = float(np.mean(np.argmax(model_1(np.asarray(X_test, dtype='float32'), training=False), axis=-1) == np.asarray(y_test).reshape(-1)))
     except Exception as e:
         raise AssertionError(f"Không tính được độ chính xác của model_1 trên X_test: {type(e).__name__}: {e} / Could not compute model_1's accuracy on X_test: {type(e).__name__}: {e}") from None
     print(f'model_1: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')

@@ -16,7 +16,7 @@ def test_ex2_format(model_2, X_test, y_test):
     assert tuple(model_2.outputs[0].shape) == (None, 10), 'model_2 có 10 đầu ra / model_2 has 10 outputs'
     THRESHOLD = 0.75
     try:
-        acc = float(np.mean(np.argmax(model_2.predict(X_test, verbose=0), axis=-1) == np.asarray(y_test).reshape(-1)))
+        acc = float(np.mean(np.argmax(model_2(np.asarray(X_test, dtype='float32'), training=False), axis=-1) == np.asarray(y_test).reshape(-1)))
     except Exception as e:
         raise AssertionError(f"Không tính được độ chính xác của model_2 trên X_test: {type(e).__name__}: {e} / Could not compute model_2's accuracy on X_test: {type(e).__name__}: {e}") from None
     print(f'model_2: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')

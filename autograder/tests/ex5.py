@@ -23,7 +23,7 @@ def test_ex5_format(cifar_train_shape, cifar_test_shape, X_train_CIFAR10, y_trai
     assert tuple(model_cifar.outputs[0].shape) == (None, 10), 'model_cifar có 10 đầu ra / model_cifar has 10 outputs'
     THRESHOLD = 0.35
     try:
-        acc = float(np.mean(np.argmax(model_cifar.predict(X_test_CIFAR10, verbose=0), axis=-1) == np.asarray(y_test_CIFAR10).reshape(-1)))
+        acc = float(np.mean(np.argmax(model_cifar(np.asarray(X_test_CIFAR10, dtype='float32'), training=False), axis=-1) == np.asarray(y_test_CIFAR10).reshape(-1)))
     except Exception as e:
         raise AssertionError(f"Không tính được độ chính xác của model_cifar trên X_test_CIFAR10: {type(e).__name__}: {e} / Could not compute model_cifar's accuracy on X_test_CIFAR10: {type(e).__name__}: {e}") from None
     print(f'model_cifar: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')

@@ -551,6 +551,9 @@ def outputs(model: Any, x: np.ndarray) -> np.ndarray:
 
 
 _TEST_OUTPUTS: dict[tuple[str, str], np.ndarray] = {}
+# Where the project's grader keeps test-set outputs across runs (its verifier sets it: see
+# ``grade/verify.py``, ``OutputsStore``); ``otter run`` and a student's kernel leave it None.
+outputs_store: Any = None
 
 
 def _state(model: Any) -> str:
@@ -568,7 +571,12 @@ def test_outputs(model: Any, variant: str) -> np.ndarray:
     if key not in _TEST_OUTPUTS:
         if len(_TEST_OUTPUTS) >= 16:
             _TEST_OUTPUTS.clear()
-        _TEST_OUTPUTS[key] = outputs(model, evaluation_data(variant)[0])
+        kept = outputs_store.get(key) if outputs_store is not None else None
+        if kept is None:
+            kept = outputs(model, evaluation_data(variant)[0])
+            if outputs_store is not None:
+                outputs_store.put(key, kept)
+        _TEST_OUTPUTS[key] = kept
     return _TEST_OUTPUTS[key]
 
 
@@ -941,12 +949,14 @@ def ex5_spec(model_cifar: Any) -> None:
     w = EX_WHERE["ex5"]
     expect_trained_model(model_cifar, "model_cifar", w, 3072)
     kinds = [k for k, _, _ in layer_stack(model_cifar)]
-    if kinds.count("Dense") != 2 or kinds[-1] != "Dense":
-        fail(
-            f"`model_cifar` có các lớp {kinds}; cần đúng hai lớp Dense, lớp cuối là Dense. Xem {w}.",
-            f"`model_cifar` has layers {kinds}; it needs exactly two Dense layers, the last one Dense. See {w}.",
-        )
+    ok = kinds.count("Dense") == 2 and kinds[-1] == "Dense"
+    _expect_layers(ok, "model_cifar", kinds, w, "cần đúng hai lớp Dense, lớp cuối là Dense", "it needs exactly two Dense layers, the last one Dense")
     expect_learned(model_cifar, "ex5", w)
+
+
+def _expect_layers(ok: bool, name: str, kinds: list[str], where: str, vi: str, en: str) -> None:
+    if not ok:
+        fail(f"`{name}` có các lớp {kinds}; {vi}. Xem {where}.", f"`{name}` has layers {kinds}; {en}. See {where}.")
 
 
 def ex5_accuracy(model_cifar: Any) -> None:
@@ -960,11 +970,8 @@ def ex6_spec(model_3: Any) -> None:
     expect_trained_model(model_3, "model_3", w, 784)
     expect_type(isinstance(model_3, keras.Sequential), model_3, "model_3", w, "một keras.Sequential", "a keras.Sequential")
     kinds = [k for k, _, _ in layer_stack(model_3)]
-    if any(k not in {"Dense", "Dropout"} for k in kinds) or kinds[-1:] != ["Dense"]:
-        fail(
-            f"`model_3` có các lớp {kinds}; chỉ dùng Dense và Dropout, lớp cuối là Dense. Xem {w}.",
-            f"`model_3` has layers {kinds}; use only Dense and Dropout, the last one Dense. See {w}.",
-        )
+    ok = all(k in {"Dense", "Dropout"} for k in kinds) and kinds[-1:] == ["Dense"]
+    _expect_layers(ok, "model_3", kinds, w, "chỉ dùng Dense và Dropout, lớp cuối là Dense", "use only Dense and Dropout, the last one Dense")
     if kinds.count("Dense") < 3:
         fail(
             f"`model_3` cần ít nhất hai lớp Dense ẩn (cộng lớp đầu ra). Xem {w}.",

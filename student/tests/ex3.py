@@ -20,7 +20,7 @@ def test_ex3_format(X_train_new, X_test_new, model_2_new, y_test):
     assert tuple(model_2_new.outputs[0].shape) == (None, 10), 'model_2_new có 10 đầu ra / model_2_new has 10 outputs'
     THRESHOLD = 0.96
     try:
-        acc = float(np.mean(np.argmax(model_2_new.predict(X_test_new, verbose=0), axis=-1) == np.asarray(y_test).reshape(-1)))
+        acc = float(np.mean(np.argmax(model_2_new(np.asarray(X_test_new, dtype='float32'), training=False), axis=-1) == np.asarray(y_test).reshape(-1)))
     except Exception as e:
         raise AssertionError(f"Không tính được độ chính xác của model_2_new trên X_test_new: {type(e).__name__}: {e} / Could not compute model_2_new's accuracy on X_test_new: {type(e).__name__}: {e}") from None
     print(f'model_2_new: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')

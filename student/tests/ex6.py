@@ -18,7 +18,7 @@ def test_ex6_format(model_3, X_test_new, y_test):
     assert kinds.count('Dense') >= 3, 'model_3 cần ít nhất hai lớp Dense ẩn và một lớp Dense đầu ra / model_3 needs at least two hidden Dense layers and a Dense output layer'
     THRESHOLD = 0.95
     try:
-        acc = float(np.mean(np.argmax(model_3.predict(X_test_new, verbose=0), axis=-1) == np.asarray(y_test).reshape(-1)))
+        acc = float(np.mean(np.argmax(model_3(np.asarray(X_test_new, dtype='float32'), training=False), axis=-1) == np.asarray(y_test).reshape(-1)))
     except Exception as e:
         raise AssertionError(f"Không tính được độ chính xác của model_3 trên X_test_new: {type(e).__name__}: {e} / Could not compute model_3's accuracy on X_test_new: {type(e).__name__}: {e}") from None
     print(f'model_3: độ chính xác trên tập test / test accuracy {acc:.4f}, ngưỡng / threshold {THRESHOLD}')

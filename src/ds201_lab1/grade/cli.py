@@ -184,9 +184,9 @@ class Run:
         plan_path.write_text(json.dumps(self.plan))
         # The verifiers start now and load TensorFlow and the data while the first notebooks execute.
         memory = int(args.memory * 2**30)
-        self.verifiers = VerifyPool(
-            args.jobs, self.autograder, plan_path, child_env(self.threads, self.data_dir), memory
-        )
+        env = child_env(self.threads, self.data_dir)
+        outputs = self.out / ".cache" / "outputs"  # kept for re-grades (verify.OutputsStore)
+        self.verifiers = VerifyPool(args.jobs, self.autograder, plan_path, env, memory, outputs)
         if not args.scheduler:  # on a cluster the workers verify; these only re-verify cached executions
             self.verifiers.launch()
         limits = Limits(args.timeout, memory, int(args.disk * 2**30), args.cell_timeout)

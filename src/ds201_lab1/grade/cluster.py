@@ -276,7 +276,10 @@ def grade(run: Any, results: Any, gradable: list[submissions.Submission], client
         while pending and len(inflight) < max(1, slots):
             group = pending.pop(0)
             first = group[0]
-            item = {"sha256": first.sha256, "notebook": first.notebook or {}, "notebook_name": first.notebook_name}
+            # the notebook as JSON text: a NotebookNode would make the scheduler and each worker import
+            # nbformat to unpickle it (a second of CPU each, before the first task could start)
+            notebook = json.dumps(first.notebook or {})
+            item = {"sha256": first.sha256, "notebook": notebook, "notebook_name": first.notebook_name}
             key = f"{TASK_PREFIX}-{first.sha256[:16]}-{uuid.uuid4().hex[:8]}"
             future = client.submit(grade_on_worker, job, item, key=key, resources=resources, pure=False)
             inflight[future.key] = (group, future, time.monotonic())
@@ -439,7 +442,8 @@ def grade_on_worker(job: dict, item: dict) -> dict:
     with tempfile.TemporaryDirectory(dir=tasks) as tmp, _cancellation(worker) as cancelled:
         cache = Cache(Path(tmp) / "cache", state.env_key, state.settings.limits)
         try:
-            ex = execute.execute(item["sha256"], item["notebook"], item["notebook_name"], state.settings, mode, cache)
+            notebook = json.loads(item["notebook"])
+            ex = execute.execute(item["sha256"], notebook, item["notebook_name"], state.settings, mode, cache)
         except processes.Stopped:
             if cancelled.is_set():  # the client let go of it (Ctrl-C): nobody reads this answer
                 return {"cancelled": True}

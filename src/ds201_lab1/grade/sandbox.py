@@ -610,9 +610,10 @@ def main(argv: list[str] | None = None) -> int:
     test_only = args[:1] == ["--selftest"]
     with open(args[-1]) as f:
         spec = json.load(f)
-    import nbclient  # noqa: F401  (everything the worker needs is imported before the old root goes)
-    import nbformat  # noqa: F401
-    from nbclient.exceptions import DeadKernelError  # noqa: F401
+    if not test_only:  # everything the worker needs is imported before the old root goes
+        import nbclient  # noqa: F401
+        import nbformat  # noqa: F401
+        from nbclient.exceptions import DeadKernelError  # noqa: F401
 
     isolation = spec["isolation"]
     die_with_parent()

@@ -196,12 +196,6 @@ def notebook_from_zip(data: bytes) -> tuple[bytes, str, str | None]:
         return content, PurePosixPath(info.filename).name, None
 
 
-def parse_notebook(data: bytes, assignment_name: str | None) -> tuple[dict[str, Any] | None, Outcome | None]:
-    """Parse and check a notebook: ``(notebook, None)`` or ``(None, why it is rejected)``."""
-    nb, rejected, _ = parse_notebook_repaired(data, assignment_name)
-    return nb, rejected
-
-
 def parse_notebook_repaired(
     data: bytes, assignment_name: str | None
 ) -> tuple[dict[str, Any] | None, Outcome | None, str]:

@@ -26,8 +26,11 @@ from . import processes
 class Verifier:
     """One ``python -m ds201_lab1.grade.verify`` process and its request/answer lines."""
 
-    def __init__(self, autograder: Path, plan: Path, env: dict[str, str], work: Path, memory_bytes: int):
+    def __init__(
+        self, autograder: Path, plan: Path, env: dict[str, str], work: Path, memory_bytes: int, outputs: Path | None
+    ):
         self.autograder, self.plan, self.env, self.memory_bytes = autograder, plan, env, memory_bytes
+        self.outputs = outputs
         self.log, self.workdir = work.with_suffix(".log"), work
         self.proc: subprocess.Popen | None = None
         self.ready = False
@@ -36,6 +39,8 @@ class Verifier:
     def start(self) -> None:
         cmd = [sys.executable, "-m", "ds201_lab1.grade.verify", "--autograder", str(self.autograder)]
         cmd += ["--plan", str(self.plan), "--workdir", str(self.workdir)]
+        if self.outputs is not None:
+            cmd += ["--outputs", str(self.outputs)]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd,
@@ -125,11 +130,22 @@ class Verifier:
 
 
 class VerifyPool:
-    """``size`` verifiers; :meth:`worker` lends an idle one (the caller's thread waits for one)."""
+    """``size`` verifiers; :meth:`worker` lends an idle one (the caller's thread waits for one).
+    ``outputs``: where they keep the models' test-set outputs across runs (``verify --outputs``)."""
 
-    def __init__(self, size: int, autograder: Path, plan: Path, env: dict[str, str], memory_bytes: int):
+    def __init__(
+        self,
+        size: int,
+        autograder: Path,
+        plan: Path,
+        env: dict[str, str],
+        memory_bytes: int,
+        outputs: Path | None = None,
+    ):
         work = plan.parent
-        self.all = [Verifier(autograder, plan, env, work / f"verify-{i}", memory_bytes) for i in range(size)]
+        self.all = [
+            Verifier(autograder, plan, env, work / f"verify-{i}", memory_bytes, outputs) for i in range(size)
+        ]
         self.idle: queue.Queue[Verifier] = queue.Queue()
         for v in self.all:
             self.idle.put(v)

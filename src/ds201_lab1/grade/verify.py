@@ -11,13 +11,15 @@ The :func:`plan` (which values each question's tests take, their points, the pro
 kernel must record) is made by the parent from the test files and :mod:`ds201_lab1.spec`, and
 handed to every verifier. Failure messages of hidden test cases keep only the check's own message
 (``CheckFailed``, which never contains the expected value); otter's "Error at line N" source
-excerpt is dropped.
+excerpt is dropped. With ``--outputs``, each model's test-set outputs are kept there across runs
+(:class:`OutputsStore`): a re-grade after a threshold change does not run the models again.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import importlib.util
 import inspect
 import json
@@ -28,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import rebuild
 
@@ -198,6 +202,50 @@ def run_tests(the_plan: dict, autograder: Path, artifacts: Path, workdir: Path) 
     return results
 
 
+class OutputsStore:
+    """Each model's test-set outputs on disk, for :data:`checks.outputs_store`: a re-grade after a
+    threshold change reads them instead of running the models again.
+
+    A file is named by the digest of the model's architecture and weights as this process rebuilt
+    them (``checks._state``), the test data's own digest and the Keras and TensorFlow versions, so it
+    answers only for the same model on the same data. Only verifiers write here (``OUT/.cache`` is
+    hidden from the sandbox); a file that is not the expected float array is ignored and rewritten.
+    """
+
+    def __init__(self, folder: Path):
+        import keras
+        import tensorflow as tf
+
+        self.folder = folder / f"keras-{keras.__version__}-tf-{tf.__version__}"
+        self._data: dict[str, tuple[str, int]] = {}
+
+    def _path(self, key: tuple[str, str]) -> tuple[Path, int]:
+        from ds201_lab1 import checks
+
+        state, variant = key
+        if variant not in self._data:
+            x = np.ascontiguousarray(checks.evaluation_data(variant)[0])
+            self._data[variant] = (hashlib.blake2b(x.data, digest_size=8).hexdigest(), len(x))
+        digest, rows = self._data[variant]
+        return self.folder / f"{state}-{variant}-{digest}.npy", rows
+
+    def get(self, key: tuple[str, str]) -> np.ndarray | None:
+        path, rows = self._path(key)
+        try:
+            kept = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        return kept if kept.dtype == np.float32 and kept.ndim == 2 and len(kept) == rows else None
+
+    def put(self, key: tuple[str, str], values: np.ndarray) -> None:
+        path, _ = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(values, dtype=np.float32))
+        os.replace(tmp, path)
+
+
 def warm_up(autograder: Path) -> None:
     """Import Keras and the checks, and prepare the checks' test data now, while the first notebook runs."""
     import keras
@@ -214,7 +262,7 @@ def warm_up(autograder: Path) -> None:
     gc.freeze()
 
 
-def serve(autograder: Path, plan_path: Path, workdir: Path) -> int:
+def serve(autograder: Path, plan_path: Path, workdir: Path, outputs: Path | None = None) -> int:
     """Verify many submissions in one process: one JSON request per line on stdin, one answer per line.
 
     A request is ``{"artifacts": folder}``; the answer is ``{"questions": results, "elapsed": s}`` or
@@ -228,6 +276,9 @@ def serve(autograder: Path, plan_path: Path, workdir: Path) -> int:
     import keras
 
     from ds201_lab1 import checks  # the autograder's copy (warm_up put it first)
+
+    if outputs is not None:
+        checks.outputs_store = OutputsStore(outputs)
 
     answers.write(json.dumps({"ready": True}) + "\n")
     while line := sys.stdin.readline():
@@ -252,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--autograder", type=Path, required=True, help="extracted autograder (tests/, files/)")
     parser.add_argument("--plan", type=Path, required=True, help="the plan the parent wrote")
     parser.add_argument("--workdir", type=Path, required=True, help="this process's scratch folder for the tests")
+    parser.add_argument("--outputs", type=Path, help="where models' test-set outputs are kept across runs")
     args = parser.parse_args(argv)
-    return serve(args.autograder.resolve(), args.plan.resolve(), args.workdir.resolve())
+    outputs = args.outputs.resolve() if args.outputs else None
+    return serve(args.autograder.resolve(), args.plan.resolve(), args.workdir.resolve(), outputs)
 
 
 if __name__ == "__main__":
