@@ -301,4 +301,9 @@ def test_a_regrade_reads_each_models_test_outputs_from_the_graders_store(tiny_mo
     checks.forget_outputs()
     assert np.array_equal(checks.test_outputs(model, variant), first)
     assert np.load(kept).shape == first.shape
+    blocked = tmp_path / "a-file"  # a store that cannot be written (disk full …) never costs a grade
+    blocked.write_text("")
+    monkeypatch.setattr(checks, "outputs_store", OutputsStore(blocked))
+    checks.forget_outputs()
+    assert np.array_equal(checks.test_outputs(model, variant), first)
     checks.forget_outputs()

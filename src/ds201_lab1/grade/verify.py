@@ -18,6 +18,7 @@ excerpt is dropped. With ``--outputs``, each model's test-set outputs are kept t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import hashlib
 import importlib.util
@@ -233,17 +234,23 @@ class OutputsStore:
         path, rows = self._path(key)
         try:
             kept = np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):
             return None
         return kept if kept.dtype == np.float32 and kept.ndim == 2 and len(kept) == rows else None
 
     def put(self, key: tuple[str, str], values: np.ndarray) -> None:
+        """Keep ``values``; a store that cannot be written (disk full …) only costs the next re-grade time."""
         path, _ = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(values, dtype=np.float32))
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                np.save(f, np.asarray(values, dtype=np.float32))
+            os.replace(tmp, path)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            print(f"verify: the outputs store {self.folder} cannot be written ({e})", file=sys.stderr)
 
 
 def warm_up(autograder: Path) -> None:
