@@ -17,7 +17,8 @@
 7. Grading on a Dask cluster (issue 14), side by side with the local path on the same machine: a
    batch of CLUSTER_BATCH byte-distinct tiny notebooks (no data, no training: the per-submission
    overhead shows) graded with local ``-j 2`` and with ``--scheduler`` on a ``dask scheduler`` and
-   2 ``dask worker --nthreads 1 --resources grading=1`` processes (restarted before each cluster
+   2 ``dask worker --nthreads 1 --resources grading=1`` processes, both with the README's
+   ``DASK_CONFIG=dask.yaml`` (restarted before each cluster
    run, so both paths start their verifiers cold), alternately, ``--batch-runs`` times: walls, the
    cluster's overhead per submission ((cluster − local) / CLUSTER_BATCH) and the throughput ratio.
 
@@ -502,7 +503,7 @@ def main() -> int:
         6: "meta.peak_rss in OUT/.cache/*/execution.json of the grader runs above",
         7: f"`{grader} -j 2` and `{grader} -j 2 --scheduler ADDRESS` over {CLUSTER_BATCH} byte-distinct tiny "
         "notebooks, alternately; ADDRESS: `dask scheduler` + 2 × `dask worker --nthreads 1 --resources grading=1` "
-        "on 127.0.0.1, restarted before each cluster run (tests/dask_cluster.py)",
+        "on 127.0.0.1 with DASK_CONFIG=dask.yaml, restarted before each cluster run (tests/dask_cluster.py)",
     }
     print("\nCommands (OUT is a fresh folder every run):\n")
     for item in sorted(only):

@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 
 DASK = Path(sys.executable).parent / "dask"
+CONFIG = Path(__file__).resolve().parents[1] / "dask.yaml"  # the README's settings for grading clusters
 WAIT = 300  # seconds any wait for a process or a file may take before giving up (never reached normally)
 ALLOWED_FAILURES = 1  # the test scheduler's: one lost worker is survived, two stop the submission
 USER = "nobody"  # the unprivileged user a worker can run as
@@ -69,6 +70,7 @@ class Cluster:
         folder.chmod(0o755)
         self.env = {
             **os.environ,
+            "DASK_CONFIG": str(CONFIG),
             "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(ALLOWED_FAILURES),
             "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
             **(env or {}),

@@ -31,7 +31,7 @@ import grade_fixtures as fx
 import nbformat
 import psutil
 import pytest
-from dask_cluster import ALLOWED_FAILURES, USER, Cluster, ours, wait, wait_gone
+from dask_cluster import ALLOWED_FAILURES, CONFIG, USER, Cluster, ours, wait, wait_gone
 from helpers import grade, grading_log, read_grades
 
 from ds201_lab1.grade import submissions
@@ -378,3 +378,55 @@ def test_tasks_ask_a_grading_slot_and_the_memory_when_workers_declare_it():
     assert resources == {"grading": 1, "MEMORY": need} and slots == 2 + 2
     assert len(notes) == 1 and "small" in notes[0]
     assert task_resources({}, need)[1] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# dask.yaml, the README's settings for grading clusters
+# ---------------------------------------------------------------------------------------------
+def _leaves(tree: dict, prefix: str = "") -> dict:
+    found = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            found.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            found[f"{prefix}{key}"] = value
+    return found
+
+
+def test_every_setting_of_dask_yaml_is_one_dask_knows():
+    """Dask ignores a misspelt key in silence: each one must name a setting of distributed's own defaults."""
+    import distributed  # noqa: F401 (registers its defaults)
+    import yaml
+    from dask.config import defaults
+
+    known = {}
+    for tree in defaults:
+        known.update(_leaves(tree))
+    ours = _leaves(yaml.safe_load(CONFIG.read_text()))
+    assert ours, "dask.yaml sets nothing"
+    unknown = sorted(k for k in ours if k not in known)
+    assert not unknown, f"dask.yaml sets keys that Dask does not have (misspelt?): {unknown}"
+
+
+def test_the_clusters_workers_and_scheduler_run_with_dask_yaml(cluster):
+    """The scheduler and every worker started as the README says read dask.yaml (the test's own
+    allowed-failures, from the environment, overrides the file's)."""
+    import yaml
+
+    wanted = _leaves(yaml.safe_load(CONFIG.read_text()))
+
+    def config_of(keys: list[str], dask_worker=None, dask_scheduler=None) -> dict:  # sent by value
+        import dask.config
+
+        return {k: dask.config.get(k) for k in keys}
+
+    client = cluster.client()
+    try:
+        on_workers = client.run(config_of, list(wanted))
+        on_scheduler = client.run_on_scheduler(config_of, list(wanted))
+    finally:
+        client.close()
+    assert on_workers, "no worker answered"
+    wanted["distributed.scheduler.allowed-failures"] = ALLOWED_FAILURES
+    for where, got in [*on_workers.items(), ("scheduler", on_scheduler)]:
+        assert got == wanted, f"{where} does not run with dask.yaml's settings: {got}"

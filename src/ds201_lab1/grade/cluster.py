@@ -59,9 +59,11 @@ SUBMISSION_MEMORY = int(3.5 * 2**30)
 # reshaped datasets among its values): 296 MiB once compressed (zlib level 1, 8.7 CPU-s; bench/RESULTS.md).
 MAX_ARCHIVE_BYTES = 4 * 2**30
 TASK_PREFIX = "ds201-grade"
+# How a worker is started (README: Grading on a cluster); DASK_CONFIG names the checkout's dask.yaml.
+WORKER_COMMAND = "DASK_CONFIG=dask.yaml dask worker {address} --nthreads 1 --resources grading=1 --memory-limit 8GiB"
 START_WORKERS = (
-    "start one with `dask scheduler` (it prints its address, tcp://HOST:8786), then on every machine "
-    "that grades `dask worker tcp://HOST:8786 --nthreads 1 --resources grading=1 --memory-limit 8GiB` "
+    "start one in the project's checkout with `DASK_CONFIG=dask.yaml dask scheduler` (it prints its address, "
+    f"tcp://HOST:8786), then on every machine that grades `{WORKER_COMMAND.format(address='tcp://HOST:8786')}` "
     "(README: Grading on a cluster)"
 )
 
@@ -351,7 +353,7 @@ def _wait_for_graders(client: Any, address: str) -> None:
             others = f" ({len(workers)} connected, none declares the grading resource)" if workers else ""
             print(
                 f"waiting for a worker with the grading resource to join {address}{others}: start one with "
-                f"`dask worker {address} --nthreads 1 --resources grading=1 --memory-limit 8GiB` (Ctrl-C stops)",
+                f"`{WORKER_COMMAND.format(address=address)}` (Ctrl-C stops)",
                 file=sys.stderr,
                 flush=True,
             )
