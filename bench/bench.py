@@ -17,7 +17,7 @@
 7. Grading on a Dask cluster (issue 14), side by side with the local path on the same machine: a
    batch of CLUSTER_BATCH byte-distinct tiny notebooks (no data, no training: the per-submission
    overhead shows) graded with local ``-j 2`` and with ``--scheduler`` on a ``dask scheduler`` and
-   2 ``dask worker --nthreads 1 --resources grading=1`` processes, both with the README's
+   2 ``dask worker --nthreads 1 --resources grading=1`` processes, all three with the README's
    ``DASK_CONFIG=dask.yaml`` (restarted before each cluster
    run, so both paths start their verifiers cold), alternately, ``--batch-runs`` times: walls, the
    cluster's overhead per submission ((cluster − local) / CLUSTER_BATCH) and the throughput ratio.

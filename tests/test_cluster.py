@@ -402,9 +402,9 @@ def test_every_setting_of_dask_yaml_is_one_dask_knows():
     known = {}
     for tree in defaults:
         known.update(_leaves(tree))
-    ours = _leaves(yaml.safe_load(CONFIG.read_text()))
-    assert ours, "dask.yaml sets nothing"
-    unknown = sorted(k for k in ours if k not in known)
+    settings = _leaves(yaml.safe_load(CONFIG.read_text()))
+    assert settings, "dask.yaml sets nothing"
+    unknown = sorted(k for k in settings if k not in known)
     assert not unknown, f"dask.yaml sets keys that Dask does not have (misspelt?): {unknown}"
 
 
