@@ -283,20 +283,36 @@ def stricter_autograder(scratch: Path) -> Path:
     return folder
 
 
-def item_3(executed: Path, subs: Path, runs: int, jobs: int, scratch: Path) -> list[float]:
-    """Re-grade the 20 from a hard-linked copy of ``executed``'s cache after a threshold change."""
+def item_3(executed: Path, subs: Path, runs: int, jobs: int, scratch: Path) -> tuple[list[float], dict]:
+    """Re-grade the 20 from a hard-linked copy of ``executed``'s cache after a threshold change; the
+    walls, and where the time went (REGRADE_PARTS) run by run."""
     autograder = stricter_autograder(scratch)
-    walls = []
+    walls, parts = [], {p: [] for p, _ in REGRADE_PARTS}
     for r in range(runs):
         log(f"item 3: re-grading {VARIANTS * COPIES} after a threshold change, run {r + 1}/{runs}")
         out = scratch / f"regrade-{r}"
         shutil.copytree(executed / ".cache", out / ".cache", copy_function=os.link)
         walls.append(grade(subs, out, jobs, "--autograder", str(autograder)))
-        again = [e["file"] for e in last_run(out) if e["how"] == "executed"]
+        entries = last_run(out)
+        verify = [e["seconds"].get("verify", math.nan) for e in entries]
+        first, rest = verify[:jobs], verify[jobs:]  # the first answers wait for the verifiers' start
+        parts["verification of one submission (after the first)"].append(statistics.median(rest or first))
+        parts["first answer (the verifiers' start-up and warm-up)"].append(max(first))
+        parts["command (start-up, plan, reports: wall − the submissions' time)"].append(
+            walls[-1] - max(first) - sum(rest) / jobs
+        )
+        again = [e["file"] for e in entries if e["how"] == "executed"]
         if again:
             problems.append(f"item 3: run {r + 1} executed {len(again)} submission(s) again, not from the cache")
         shutil.rmtree(out, ignore_errors=True)
-    return walls
+    return walls, parts
+
+
+REGRADE_PARTS = (  # item 3's breakdown, from the verify seconds the grader logs per submission
+    ("verification of one submission (after the first)", "one verify process: rebuild the models, run the tests"),
+    ("first answer (the verifiers' start-up and warm-up)", "Python, TensorFlow, the checks' data"),
+    ("command (start-up, plan, reports: wall − the submissions' time)", "the rest of the wall, per run"),
+)
 
 
 def run_make(times: int) -> None:
@@ -452,10 +468,12 @@ def main() -> int:
                 check_scores(executed, not quick, "item 3 setup")
                 memory += peaks(executed)
             write_variants(nb, scratch / "twenty", COPIES)
-            walls = item_3(executed, scratch / "twenty", args.runs, jobs, scratch)
+            walls, parts = item_3(executed, scratch / "twenty", args.runs, jobs, scratch)
             n = VARIANTS * COPIES
             per_submission = [w / n for w in walls]
             row("3", f"re-grade {n} after a threshold change, per submission", per_submission, "s", "regrade", quick)
+            for part, what in REGRADE_PARTS:
+                row("3", f"… {part} ({what})", parts[part], "s", quick=quick)
             full = f"… full execution, per submission (setup batch -j {setup[1]} wall / {VARIANTS})"
             row("3", full, [setup[0] / VARIANTS], "s", quick=quick)
         if 5 in only:

@@ -17,8 +17,32 @@ One module per stage:
   (JSON, ``.npy``, Keras architecture JSON + weights as ``.npy``), never a pickle or HDF5;
 - ``verify``      — the trusted stage: rebuilds the values from the artifacts (models from an
   allow-list only) and runs the autograder's test files exactly as otter does;
-- ``verifiers``   — the trusted stage, parent side: one long-lived ``verify serve`` process per
-  job (TensorFlow and the data loaded once per run), replaced when it dies or hangs;
+- ``verifiers``   — the trusted stage, parent side: one long-lived ``verify`` process per job
+  (TensorFlow and the data loaded once per run), replaced when it dies or hangs;
 - ``report``      — ``final_grades.csv``, feedback files, class summary and score histogram;
 - ``cli``         — argparse, the job pool, the cache and the progress display.
+
+The README's "Where things live" table lists the others (cache, outcome, isolation, cgroups,
+processes, rebuild, cluster).
 """
+
+from __future__ import annotations
+
+import sys
+
+# Optional packages that libraries import only because they are installed, in processes that never
+# use them (measured here, per process start):
+# - jsonschema, imported by nbformat (so by otter and nbclient), compiles 38 grammars of
+#   rfc3987_syntax (which jupyterlab brings) to check an "iri" format no notebook has: ≈ 1.2 s;
+# - Keras imports scikit-learn (its wrappers), pandas (data adapters), matplotlib (plots) and
+#   SciPy when they are there, none of which rebuilding or running a model needs: ≈ 2 s.
+NOT_IMPORTED_BY_GRADER = ("rfc3987_syntax",)
+NOT_IMPORTED_BY_VERIFIER = (*NOT_IMPORTED_BY_GRADER, "sklearn", "pandas", "matplotlib", "scipy")
+
+
+def skip_imports(names: tuple[str, ...]) -> None:
+    """Make ``import name`` raise ImportError in this process, as if the package were not installed
+    (the libraries above all fall back). For the grader's own processes only, before their imports;
+    a package already imported stays."""
+    for name in names:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]

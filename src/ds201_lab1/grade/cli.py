@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import data, review
-from . import execute, isolation, processes, report, submissions, verify
+from . import NOT_IMPORTED_BY_GRADER, execute, isolation, processes, report, skip_imports, submissions, verify
 from . import outcome as oc
 from .cache import Cache, Execution, Limits, environment_key
 from .report import GradeResult
@@ -401,6 +401,7 @@ def grade_all(run: Run, paths: list[Path], client: Any = None) -> tuple[Results,
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_imports(NOT_IMPORTED_BY_GRADER)
     args = parse_args(argv)
     client = None
     if args.scheduler:  # first: an unreachable scheduler stops the command at once

@@ -217,7 +217,7 @@ class ReplayedFunction:
         if call is None:
             raise ProbeNotRecorded(
                 f"`{self.__name__}` was only run on the grader's probe inputs, not on this one; "
-                "re-run the grading with --force after `plan` lists it (a grader limitation, not your error)."
+                "its inputs belong in spec.PROBES (a grader limitation, not your error)."
             )
         raised = call.get("raised")
         if isinstance(raised, dict):
@@ -367,8 +367,7 @@ def _rebuild_model(folder: Path) -> Any:
             kwargs["learning_rate"] = lr
         optimizer = getattr(keras.optimizers, kind)(**kwargs)
         model.compile(optimizer=optimizer, loss=_rebuild_loss(training.get("loss")))
-        model.optimizer.build(model.trainable_variables)
-        model.optimizer.iterations.assign(iterations)
+        model.optimizer.iterations.assign(iterations)  # made with the optimizer; its slots are never needed
     return model
 
 

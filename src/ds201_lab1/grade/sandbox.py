@@ -611,6 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     with open(args[-1]) as f:
         spec = json.load(f)
     if not test_only:  # everything the worker needs is imported before the old root goes
+        from . import NOT_IMPORTED_BY_GRADER, skip_imports
+
+        skip_imports(NOT_IMPORTED_BY_GRADER)
         import nbclient  # noqa: F401
         import nbformat  # noqa: F401
         from nbclient.exceptions import DeadKernelError  # noqa: F401

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from . import rebuild
+from . import NOT_IMPORTED_BY_VERIFIER, rebuild, skip_imports
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, required=True, help="this process's scratch folder for the tests")
     parser.add_argument("--outputs", type=Path, help="where models' test-set outputs are kept across runs")
     args = parser.parse_args(argv)
+    skip_imports(NOT_IMPORTED_BY_VERIFIER)
     outputs = args.outputs.resolve() if args.outputs else None
     return serve(args.autograder.resolve(), args.plan.resolve(), args.workdir.resolve(), outputs)
 
