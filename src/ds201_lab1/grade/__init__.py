@@ -28,21 +28,37 @@ processes, rebuild, cluster).
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 
-# Optional packages that libraries import only because they are installed, in processes that never
-# use them (measured here, per process start):
+# Optional packages that libraries import at their own import only because they are installed
+# (measured here, per process start):
 # - jsonschema, imported by nbformat (so by otter and nbclient), compiles 38 grammars of
-#   rfc3987_syntax (which jupyterlab brings) to check an "iri" format no notebook has: ≈ 1.2 s;
+#   rfc3987_syntax (which jupyterlab brings) to check an "iri" format no notebook has: ≈ 1.2 s.
+#   The grader's processes never import it (they run no check that could want it).
 # - Keras imports scikit-learn (its wrappers), pandas (data adapters), matplotlib (plots) and
-#   SciPy when they are there, none of which rebuilding or running a model needs: ≈ 2 s.
+#   SciPy, none of which rebuilding or running a model needs: ≈ 2 s. The verifier hides them while
+#   it imports Keras only; a check that needs one imports it as usual afterwards.
 NOT_IMPORTED_BY_GRADER = ("rfc3987_syntax",)
-NOT_IMPORTED_BY_VERIFIER = (*NOT_IMPORTED_BY_GRADER, "sklearn", "pandas", "matplotlib", "scipy")
+KERAS_EXTRAS = ("sklearn", "pandas", "matplotlib", "scipy")
+
+
+@contextlib.contextmanager
+def hidden(names: tuple[str, ...]) -> Iterator[None]:
+    """Inside, ``import name`` raises ImportError, as if the package were not installed (the
+    libraries above fall back); a package already imported stays. Afterwards it imports as usual."""
+    added = [name for name in names if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(added))  # a None entry is Python's "not importable"
+    try:
+        yield
+    finally:
+        for name in added:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
 
 
 def skip_imports(names: tuple[str, ...]) -> None:
-    """Make ``import name`` raise ImportError in this process, as if the package were not installed
-    (the libraries above all fall back). For the grader's own processes only, before their imports;
-    a package already imported stays."""
+    """:func:`hidden` for the rest of this process (the grader's own processes, before their imports)."""
     for name in names:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]

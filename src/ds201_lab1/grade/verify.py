@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from . import NOT_IMPORTED_BY_VERIFIER, rebuild, skip_imports
+from . import KERAS_EXTRAS, NOT_IMPORTED_BY_GRADER, hidden, rebuild, skip_imports
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +255,8 @@ class OutputsStore:
 
 def warm_up(autograder: Path) -> None:
     """Import Keras and the checks, and prepare the checks' test data now, while the first notebook runs."""
-    import keras
+    with hidden(KERAS_EXTRAS):
+        import keras
 
     use_autograder_package(autograder)
     from ds201_lab1 import checks, spec
@@ -312,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, required=True, help="this process's scratch folder for the tests")
     parser.add_argument("--outputs", type=Path, help="where models' test-set outputs are kept across runs")
     args = parser.parse_args(argv)
-    skip_imports(NOT_IMPORTED_BY_VERIFIER)
+    skip_imports(NOT_IMPORTED_BY_GRADER)
     outputs = args.outputs.resolve() if args.outputs else None
     return serve(args.autograder.resolve(), args.plan.resolve(), args.workdir.resolve(), outputs)
 
