@@ -8,7 +8,8 @@
 2. The class grader (``python -m ds201_lab1.grade``, fresh OUT, ``-j 1``) on that notebook alone:
    wall time, and its ratio to the bare run of (1) made just before it.
 3. Re-grading 20 already-executed submissions (4 byte-distinct copies of the solution × 5) after a
-   threshold change, from a hard-linked copy of their execution cache: wall time / 20.
+   threshold change, from a hard-linked copy of their execution cache: wall time / 20, and where it
+   went (one verification, the first answer that waits for the verifiers' start, the command).
 4. The 4 distinct copies graded with ``-j 1`` and with ``-j JOBS`` (fresh OUT each): wall times,
    speed-up, and each submission's time within the batch (grading-log.jsonl).
 5. ``make assignment`` / ``make test`` wall times, as recorded in ``.bench/history.jsonl`` by
