@@ -9,7 +9,11 @@
    wall time, and its ratio to the bare run of (1) made just before it.
 3. Re-grading 20 already-executed submissions (4 byte-distinct copies of the solution × 5) after a
    threshold change, from a hard-linked copy of their execution cache: wall time / 20, and where it
-   went (one verification, the first answer that waits for the verifiers' start, the command).
+   went (one verification, the first answer that waits for the verifiers' start, the command). Then
+   its floor, what no re-grade that runs the public tests avoids, measured alone in a fresh process
+   on one cached solution (``FLOOR_SCRIPT``): the wall time of ``import keras``, and the CPU time of
+   rebuilding one submission's models and of their public tests' forward passes (each model of
+   ``spec.MODELS`` on its 10,000 test images), shared by the cores.
 4. The 4 distinct copies graded with ``-j 1`` and with ``-j JOBS`` (fresh OUT each): wall times,
    speed-up, and each submission's time within the batch (grading-log.jsonl).
 5. ``make assignment`` / ``make test`` wall times, as recorded in ``.bench/history.jsonl`` by
@@ -309,6 +313,56 @@ def item_3(executed: Path, subs: Path, runs: int, jobs: int, scratch: Path) -> t
     return walls, parts
 
 
+# Run in a fresh process by item_3's floor: what no verifier of a re-grade avoids, measured alone on
+# one cached full solution. The wall time of the verifier's import of Keras (its extras hidden, as
+# verify.warm_up does); then, in CPU seconds (all threads), the rebuild of each model of
+# spec.MODELS (as the verifier rebuilds it: the public tests take the models) and the forward pass
+# each public accuracy test makes with it (``model(X_test, training=False)`` on the 10,000 test
+# images; best of 3). The floor per submission, import / 20 + CPU seconds / cores, is what the
+# re-grade would cost if everything else were free and the cores were shared perfectly.
+FLOOR_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+from ds201_lab1.grade import KERAS_EXTRAS, hidden
+start = time.perf_counter()
+with hidden(KERAS_EXTRAS):
+    import keras
+imported = time.perf_counter() - start
+import numpy as np
+from ds201_lab1 import checks, spec
+from ds201_lab1.grade import rebuild
+artifacts = Path(sys.argv[1])
+dirs = {}
+for manifest in artifacts.glob("*/manifest.json"):
+    for name, value in json.loads(manifest.read_text())["values"].items():
+        if value.get("t") == "keras_model":
+            dirs[name] = artifacts / "models" / value["dir"]
+data = [checks.evaluation_data(variant)[0] for _, variant in spec.MODELS.values()]
+start = time.process_time()  # CPU seconds of every thread of this process
+models = [rebuild.rebuild_model(dirs[name]) for name, _ in spec.MODELS.values()]
+rebuilt = time.process_time() - start
+passes = []
+for _ in range(3):
+    start = time.process_time()
+    for model, x in zip(models, data):
+        np.argmax(model(x, training=False), axis=-1)
+    passes.append(time.process_time() - start)
+print(json.dumps({"import": imported, "rebuild": rebuilt, "forward": min(passes)}))
+"""
+
+
+def regrade_floor(executed: Path) -> dict[str, float]:
+    """FLOOR_SCRIPT's two figures, on the first full solution in ``executed``'s cache."""
+    artifacts = max((executed / ".cache").glob("*/artifacts"), key=lambda p: len(list(p.glob("models/*"))))
+    proc = subprocess.run(
+        [sys.executable, "-c", FLOOR_SCRIPT, str(artifacts)], cwd=ROOT, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        problems.append(f"item 3 floor: the measurement failed: {proc.stderr[-500:]}")
+        return {"import": math.nan, "rebuild": math.nan, "forward": math.nan}
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
 REGRADE_PARTS = (  # item 3's breakdown, from the verify seconds the grader logs per submission
     ("verification of one submission (after the first)", "one verify process: rebuild the models, run the tests"),
     ("first answer (the verifiers' start-up and warm-up)", "Python, TensorFlow, the checks' data"),
@@ -380,7 +434,7 @@ rows: list[tuple[str, str]] = []  # (item, Markdown line), printed in item order
 
 def row(item: str, what: str, values: list[float], unit: str, target: str = "", quick: bool = False) -> None:
     values = [v for v in values if not math.isnan(v)]
-    digits = 2 if unit in ("×", "GiB") or target == "regrade" else 1
+    digits = 2 if unit in ("×", "GiB") or target == "regrade" or "floor" in what else 1
     if values:
         median = statistics.median(values)
         shown_median = f"{median:.{digits}f}×" if unit == "×" else f"{median:.{digits}f} {unit}"
@@ -475,6 +529,15 @@ def main() -> int:
             row("3", f"re-grade {n} after a threshold change, per submission", per_submission, "s", "regrade", quick)
             for part, what in REGRADE_PARTS:
                 row("3", f"… {part} ({what})", parts[part], "s", quick=quick)
+            floors = [regrade_floor(executed) for _ in range(args.runs)]
+            alone = {k: [f[k] for f in floors] for k in ("import", "rebuild", "forward")}
+            row("3", "… floor: `import keras` in a fresh verifier (once per run)", alone["import"], "s", quick=quick)
+            row("3", "… floor: rebuilding one submission's models (CPU)", alone["rebuild"], "s", quick=quick)
+            row("3", "… floor: their public tests' forward passes (CPU)", alone["forward"], "s", quick=quick)
+            cores = os.cpu_count() or 1
+            floor = [f["import"] / n + (f["rebuild"] + f["forward"]) / cores for f in floors]
+            what = f"… floor per submission: import / {n} + (rebuild + forward passes) / {cores} cores"
+            row("3", what, floor, "s", quick=quick)
             full = f"… full execution, per submission (setup batch -j {setup[1]} wall / {VARIANTS})"
             row("3", full, [setup[0] / VARIANTS], "s", quick=quick)
         if 5 in only:
@@ -516,7 +579,7 @@ def main() -> int:
         1: "nbclient in a scratch folder (the notebook, student/tests), export cell skipped, kernel start to end",
         2: f"`{grader} -j 1`, SUBS holding the notebook alone",
         3: f"`{grader} -j {jobs} --autograder STRICTER` over {VARIANTS}×{COPIES} copies, OUT/.cache hard-linked "
-        f"from the setup batch; {stricter}",
+        f"from the setup batch; {stricter}; the floor: `python -c FLOOR_SCRIPT` on one cached solution, alone",
         4: f"`{grader} -j 1` and `-j {jobs}` over {VARIANTS} byte-distinct copies",
         5: "`make assignment`, `make test` (recorded by build.main and bench/pytest_timing.py)",
         6: "meta.peak_rss in OUT/.cache/*/execution.json of the grader runs above",
