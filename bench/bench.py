@@ -316,9 +316,9 @@ def item_3(executed: Path, subs: Path, runs: int, jobs: int, scratch: Path) -> t
 # Run in a fresh process by item_3's floor: what no verifier of a re-grade avoids, measured alone on
 # one cached full solution. The wall time of the verifier's import of Keras (its extras hidden, as
 # verify.warm_up does); then, in CPU seconds (all threads), the rebuild of each model of
-# spec.MODELS (as the verifier rebuilds it: the public tests take the models) and the forward pass
-# each public accuracy test makes with it (``model(X_test, training=False)`` on the 10,000 test
-# images; best of 3). The floor per submission, import / 20 + CPU seconds / cores, is what the
+# spec.MODELS (as the verifier rebuilds it: the tests take the models) and the forward pass that
+# the public tests make with the models they call (argv[2:], e.g. ``model_1(X_test,
+# training=False)`` on the 10,000 test images; best of 3). The floor per submission, import / 20 + CPU seconds / cores, is what the
 # re-grade would cost if everything else were free and the cores were shared perfectly.
 FLOOR_SCRIPT = """
 import json, sys, time
@@ -340,26 +340,34 @@ for manifest in artifacts.glob("*/manifest.json"):
 missing = [name for name, _ in spec.MODELS.values() if name not in dirs]
 if missing:  # e.g. --quick, whose blank notebook trains no model
     sys.exit(f"no saved model {', '.join(missing)} in {artifacts}")
-data = [checks.evaluation_data(variant)[0] for _, variant in spec.MODELS.values()]
 start = time.process_time()  # CPU seconds of every thread of this process
-models = [rebuild.rebuild_model(dirs[name]) for name, _ in spec.MODELS.values()]
+models = {name: rebuild.rebuild_model(dirs[name]) for name, _ in spec.MODELS.values()}
 rebuilt = time.process_time() - start
+called = [(models[name], checks.evaluation_data(variant)[0]) for name, variant in spec.MODELS.values()
+          if name in sys.argv[2:]]
 passes = []
 for _ in range(3):
     start = time.process_time()
-    for model, x in zip(models, data):
+    for model, x in called:
         np.argmax(model(x, training=False), axis=-1)
     passes.append(time.process_time() - start)
 print(json.dumps({"import": imported, "rebuild": rebuilt, "forward": min(passes)}))
 """
 
 
+def called_by_public_tests() -> list[str]:
+    """The model variables of spec.MODELS that a public test calls (``model_1(…)``)."""
+    from ds201_lab1 import spec
+
+    text = "\n".join(p.read_text() for p in PUBLIC_TESTS.glob("*.py"))
+    return [name for name, _ in spec.MODELS.values() if re.search(rf"\b{name}\(", text)]
+
+
 def regrade_floor(executed: Path) -> dict[str, float]:
-    """FLOOR_SCRIPT's two figures, on the first full solution in ``executed``'s cache."""
+    """FLOOR_SCRIPT's figures, on the execution in ``executed``'s cache that saved the most models."""
     artifacts = max((executed / ".cache").glob("*/artifacts"), key=lambda p: len(list(p.glob("models/*"))))
-    proc = subprocess.run(
-        [sys.executable, "-c", FLOOR_SCRIPT, str(artifacts)], cwd=ROOT, capture_output=True, text=True
-    )
+    cmd = [sys.executable, "-c", FLOOR_SCRIPT, str(artifacts), *called_by_public_tests()]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         problems.append(f"item 3 floor: not measured: {proc.stderr.strip().splitlines()[-1][-500:]}")
         return {"import": math.nan, "rebuild": math.nan, "forward": math.nan}
@@ -536,7 +544,8 @@ def main() -> int:
             alone = {k: [f[k] for f in floors] for k in ("import", "rebuild", "forward")}
             row("3", "… floor: `import keras` in a fresh verifier (once per run)", alone["import"], "s", quick=quick)
             row("3", "… floor: rebuilding one submission's models (CPU)", alone["rebuild"], "s", quick=quick)
-            row("3", "… floor: their public tests' forward passes (CPU)", alone["forward"], "s", quick=quick)
+            called = ", ".join(called_by_public_tests())
+            row("3", f"… floor: the public tests' forward passes ({called}; CPU)", alone["forward"], "s", quick=quick)
             cores = os.cpu_count() or 1
             floor = [f["import"] / n + (f["rebuild"] + f["forward"]) / cores for f in floors]
             what = f"… floor per submission: import / {n} + (rebuild + forward passes) / {cores} cores"
