@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -110,6 +112,22 @@ def test_generated_notebooks_carry_no_stray_metadata():
     assert all(not c.get("outputs") for c in master.cells if c.cell_type == "code"), "master outputs must be stripped"
 
 
+def test_the_build_runs_in_the_checkout(tmp_path):
+    """The installed package computes no repository path: run elsewhere, the build says where to run and writes nothing."""
+    cmd = [sys.executable, "-m", "ds201_lab1.build", "--no-execute"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "not found in" in proc.stderr and "make assignment" in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_solution_run_that_grades_nothing_fails_the_build(tmp_path, monkeypatch):
+    (tmp_path / "autograder").mkdir()
+    shutil.copy(AUTOGRADER / "lab1.ipynb", tmp_path / "autograder" / "lab1.ipynb")
+    monkeypatch.setattr(build, "run_notebook", lambda nb, tests, probe: {})  # no test file found in the kernel
+    with pytest.raises(build.BuildError, match="ran no test file"):
+        build.execute_solution(tmp_path)
+
+
 def test_a_broken_master_gets_a_clear_message(tmp_path):
     bad = tmp_path / "lab1.ipynb"
     bad.write_text("{ not json")
@@ -133,15 +151,15 @@ def test_a_rebuild_that_changes_nothing_rewrites_no_solution_file(tmp_path, monk
     only when the autograder it is made from changed: its outputs (timings, logs) differ run to run."""
     shutil.copytree(AUTOGRADER, tmp_path / "autograder")
     shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
-    ran = []
-    monkeypatch.setattr(build, "run_notebook", lambda nb, tests, probe: ran.append(1) or {})
+    ran, scores = [], {"q0_layers": {"score": 1, "possible": 1, "failed": []}}
+    monkeypatch.setattr(build, "run_notebook", lambda nb, tests, probe: ran.append(1) or scores)
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "solutions").iterdir()}
-    assert build.execute_solution(tmp_path) == ({}, False)
+    assert build.execute_solution(tmp_path) == (scores, False)
     assert ran and before == {
         p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "solutions").iterdir()
     }
     with (tmp_path / "autograder" / build.ZIP_NAME).open("ab") as f:
         f.write(b"\0")  # the autograder changed: the solution is written anew, and records it
-    assert build.execute_solution(tmp_path) == ({}, True)
+    assert build.execute_solution(tmp_path) == (scores, True)
     assert build._built_from(tmp_path / "solutions" / "lab1.ipynb") == build.solution_inputs(tmp_path)
     assert (tmp_path / "solutions" / "lab1.ipynb").read_bytes() != before["lab1.ipynb"][0]

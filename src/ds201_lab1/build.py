@@ -43,8 +43,10 @@ import yaml
 
 from . import GRADING_MODULES
 
-ROOT = Path(__file__).resolve().parents[2]
-MASTER = ROOT / "assignment" / "lab1.ipynb"
+# The checkout's files, relative to where the build runs (`make assignment` runs in the checkout).
+MASTER = Path("assignment", "lab1.ipynb")
+PYPROJECT = Path("pyproject.toml")
+HISTORY = Path(".bench", "history.jsonl")
 PACKAGE = Path(__file__).resolve().parent
 NAME = "lab1"
 ZIP_NAME = f"{NAME}-autograder.zip"
@@ -63,7 +65,7 @@ GRADING_PACKAGES = ("tensorflow", "keras", "numpy", "scikit-learn", "matplotlib"
 GRADING_EXTRAS = {"otter-grader": "[grading]"}  # jupyter_client and ipykernel, to run notebooks
 
 
-def pins(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
+def pins(pyproject: Path = PYPROJECT) -> dict[str, str]:
     """``{package: version}`` of ``GRADING_PACKAGES`` from pyproject.toml's dependencies (each must be ``==``)."""
     deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
     found = {}
@@ -120,7 +122,10 @@ class BuildError(RuntimeError):
 def check_master(path: Path) -> nbformat.NotebookNode:
     """Read the master notebook, failing with a clear message when it is not one."""
     if not path.is_file():
-        raise BuildError(f"{path} not found: the master notebook lives at assignment/lab1.ipynb.")
+        raise BuildError(
+            f"{path} not found in {Path.cwd()}: the master notebook is assignment/lab1.ipynb of the checkout; "
+            "run the build there (`make assignment`)."
+        )
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as e:  # nbformat raises several unrelated types for a broken file
@@ -344,7 +349,10 @@ def execute_solution(out: Path) -> tuple[dict[str, dict], bool]:
     """
     ag = out / "autograder"
     nb = nbformat.read(ag / f"{NAME}.ipynb", as_version=4)
-    scores = run_notebook(nb, ag / "tests", SCORE_ALL.replace("TESTS_DIR", repr(str(ag / "tests"))))
+    tests = (ag / "tests").resolve()  # the kernel runs in a scratch folder
+    scores = run_notebook(nb, tests, SCORE_ALL.replace("TESTS_DIR", repr(str(tests))))
+    if not scores:
+        raise BuildError(f"the solution's execution ran no test file of {tests}: nothing proves it scores full marks")
     sol = out / "solutions"
     inputs = solution_inputs(out)
     if _built_from(sol / f"{NAME}.ipynb") == inputs and (sol / f"{NAME}.html").is_file():
@@ -364,12 +372,12 @@ def execute_solution(out: Path) -> tuple[dict[str, dict], bool]:
 
 
 def record_timing(what: str, seconds: float, exitstatus: int, **extra) -> None:
-    """Append one run's wall time to ``.bench/history.jsonl`` (``make bench`` reads it); never fails the caller."""
+    """Append one run's wall time to ``HISTORY`` (``make bench`` reads it); never fails the caller."""
     entry = {"what": what, "seconds": round(seconds, 1), "exitstatus": int(exitstatus), **extra}
     entry |= {"when": dt.datetime.now().isoformat(timespec="seconds"), "host": platform.node()}
     try:
-        (ROOT / ".bench").mkdir(exist_ok=True)
-        with open(ROOT / ".bench" / "history.jsonl", "a") as f:
+        HISTORY.parent.mkdir(exist_ok=True)
+        with open(HISTORY, "a") as f:
             f.write(json.dumps(entry) + "\n")
     except OSError:
         pass
@@ -378,7 +386,7 @@ def record_timing(what: str, seconds: float, exitstatus: int, **extra) -> None:
 def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     parser = argparse.ArgumentParser(prog="ds201-build", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT, help="where student/, autograder/, solutions/ go")
+    parser.add_argument("--out", type=Path, default=Path("."), help="where student/, autograder/, solutions/ go")
     parser.add_argument("--no-execute", action="store_true", help="skip executing the solution")
     parser.add_argument(
         "--data-zip",
@@ -414,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     except BuildError as e:
         print(f"build failed: {e}", file=sys.stderr)
         status = 1
-    if args.out.resolve() == ROOT and not args.no_execute:  # the full `make assignment`
+    if args.out.resolve() == Path.cwd() and not args.no_execute:  # the full `make assignment`
         record_timing("make assignment", time.monotonic() - start, status)
     return status
 
