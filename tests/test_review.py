@@ -103,9 +103,9 @@ def _fill(path: Path, scores: dict[str, dict[str, str]], key: str = "file", **ex
     path.write_text(buf.getvalue())
 
 
-def _review(subs: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+def _review(subs: Path, out: Path, *extra: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "ds201_lab1.review", str(subs), str(out), *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 def _tags(html: str) -> list[tuple[str, list]]:
@@ -145,6 +145,37 @@ def test_a_master_edit_flows_through(tmp_path):
     assert "q2_set" not in names and len(names) == 7
     edited = manual.manual_questions(master)
     assert all("(edited prompt)" not in q.prompt for q in edited)
+
+
+def test_the_master_is_the_checkouts_or_the_one_named(graded, tmp_path):
+    """The installed package computes no repository path: the review reads assignment/lab1.ipynb
+    where it runs (the checkout, as `make` runs it) or --master, and the key's plots from the
+    solutions/ beside that master. Run elsewhere without --master, it says so and changes nothing."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = _review(graded["subs"], graded["out"], cwd=elsewhere)
+    assert proc.returncode == 3 and "--master" in proc.stderr, proc.stderr
+    assert (graded["out"] / "final_grades.csv").read_text() == graded["autograded"]
+
+    term = tmp_path / "next-term"
+    (term / "assignment").mkdir(parents=True)
+    nb = json.loads((ROOT / "assignment" / "lab1.ipynb").read_text())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if "name: q2_set" in src:
+            cell["source"] = src.replace("manual: true\n", "")  # no longer manual in that master
+    (term / "assignment" / "lab1.ipynb").write_text(json.dumps(nb))
+    proc = _review(graded["subs"], graded["out"], "--master", str(term / "assignment" / "lab1.ipynb"), cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    pages = sorted(p.stem for p in (graded["out"] / "review").glob("*.html"))
+    assert pages == sorted(["index", *(n for n in NAMES if n != "q2_set")])
+    assert 'alt="key plot"' not in (graded["out"] / "review" / "q2_label_plots.html").read_text()  # not built there
+
+    (term / "solutions").mkdir()
+    shutil.copy(ROOT / "solutions" / "lab1.ipynb", term / "solutions" / "lab1.ipynb")
+    proc = _review(graded["subs"], graded["out"], "--master", str(term / "assignment" / "lab1.ipynb"), cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert 'alt="key plot"' in (graded["out"] / "review" / "q2_label_plots.html").read_text()
 
 
 def test_answers_are_found_by_prompt_order_or_similarity():

@@ -27,9 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-MASTER = ROOT / "assignment" / "lab1.ipynb"
-SOLUTIONS = ROOT / "solutions" / "lab1.ipynb"  # the key executed (its plots), when built
+MASTER = Path("assignment", "lab1.ipynb")  # in the checkout, where `make grade` and `make review` run
 
 BEGIN = re.compile(r"<!--\s*BEGIN QUESTION\s*-->", re.I)  # otter.export.exporters.utils
 END = re.compile(r"<!--\s*END QUESTION\s*-->", re.I)
@@ -95,6 +93,11 @@ def _strip_solution_markers(code: str) -> str:
     return "\n".join(re.sub(r"\s*#\s*SOLUTION\s*$", "", ln) for ln in lines).strip("\n")
 
 
+def solutions_of(master: Path) -> Path:
+    """The key executed (its plots), when built: ``solutions/`` beside the master's ``assignment/``."""
+    return Path(master).parent.parent / "solutions" / Path(master).name
+
+
 def assignment_name(master: Path = MASTER) -> str | None:
     """The ``name`` of the master's ASSIGNMENT CONFIG (the notebooks' ``metadata.otter.assignment_name``)."""
     import json
@@ -119,7 +122,10 @@ def manual_questions(master: Path = MASTER) -> list[Question]:
         nb = json.loads(Path(master).read_text(encoding="utf-8"))
         cells = nb["cells"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise MasterError(f"cannot read the manual questions from {master}: {e}; it is assignment/lab1.ipynb") from e
+        raise MasterError(
+            f"cannot read the manual questions from {master}: {e}; run in the checkout (as `make grade` does) "
+            "or pass --master <the checkout>/assignment/lab1.ipynb"
+        ) from e
     questions: list[Question] = []
     current: Question | None = None
     state = ""

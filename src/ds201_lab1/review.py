@@ -505,12 +505,12 @@ def render_parts(parts: list[manual.Part], code_open: bool = False) -> str:
     return "\n".join(html)
 
 
-def _key_outputs(question: Question) -> str:
-    """The key's plots from the executed solution (solutions/lab1.ipynb), when it is built."""
-    if not manual.SOLUTIONS.is_file() or not any(c["cell_type"] == "code" for c in question.key):
+def _key_outputs(question: Question, solutions: Path) -> str:
+    """The key's plots from the executed solution (``manual.solutions_of`` the master), when it is built."""
+    if not solutions.is_file() or not any(c["cell_type"] == "code" for c in question.key):
         return ""
     try:
-        nb = json.loads(manual.SOLUTIONS.read_text(encoding="utf-8"))
+        nb = json.loads(solutions.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
     region = manual.answers(nb, [question]).get(question.name)
@@ -520,7 +520,7 @@ def _key_outputs(question: Question) -> str:
     return "\n".join(f'<img alt="key plot" src="{manual.data_uri(o)}">' for o in outs)
 
 
-def question_page(q: Question, entries: list[Entry], anonymous: bool, index: int, total: int) -> str:
+def question_page(q: Question, entries: list[Entry], anonymous: bool, index: int, total: int, solutions: Path) -> str:
     key = render_parts([manual.Part(c["cell_type"], c["source"]) for c in q.key], code_open=True)
     cards = []
     for e in sorted(entries, key=lambda e: e.number if anonymous else e.file):
@@ -552,7 +552,7 @@ def question_page(q: Question, entries: list[Entry], anonymous: bool, index: int
         f'<div class="rubric">{RUBRIC.format(points=report._num(q.points), half=half, scores=SCORES, name=q.name)}'
         f"</div></header>"
         f'<section class="key"><h2>Đề bài / Prompt</h2>{safe_html(manual.markdown_html(q.prompt))}</section>'
-        f'<section class="key"><h2>Đáp án / Key</h2>{key}{_key_outputs(q)}</section>'
+        f'<section class="key"><h2>Đáp án / Key</h2>{key}{_key_outputs(q, solutions)}</section>'
         f'<h2>Câu trả lời / Answers ({len(cards)})</h2><div class="grid">{"".join(cards)}</div>'
     )
     return _page(f"{q.name} — review", body)
@@ -591,12 +591,15 @@ def index_page(questions: list[Question], entries: list[Entry], anonymous: bool)
     return _page("Manual grading — index", body)
 
 
-def write_pages(out: Path, questions: list[Question], entries: list[Entry], anonymous: bool) -> list[Path]:
+def write_pages(
+    out: Path, questions: list[Question], entries: list[Entry], anonymous: bool, solutions: Path
+) -> list[Path]:
+    """The index and one page per question; the key's plots come from ``solutions`` when it exists."""
     folder = out / "review"
     folder.mkdir(parents=True, exist_ok=True)
     wanted = {folder / "index.html": index_page(questions, entries, anonymous)}
     for i, q in enumerate(questions, 1):
-        wanted[folder / f"{q.name}.html"] = question_page(q, entries, anonymous, i, len(questions))
+        wanted[folder / f"{q.name}.html"] = question_page(q, entries, anonymous, i, len(questions), solutions)
     for stale in folder.glob("*.html"):
         if stale not in wanted:
             stale.unlink()
@@ -649,7 +652,7 @@ def run(
     anonymous = hidden.is_file()
     entries = load(root.resolve(), out.resolve(), questions, manual.assignment_name(master))
     numbering(out, entries)
-    write_pages(out, questions, entries, anonymous)
+    write_pages(out, questions, entries, anonymous, manual.solutions_of(master))
     created = write_template(out, entries, questions, anonymous)
     if pdf:
         write_pdfs(out, questions, entries, anonymous)
@@ -698,11 +701,13 @@ def main(argv: list[str] | None = None) -> int:
     check_arguments(p, args)
     if not args.submissions.is_dir():
         p.error(f"{args.submissions} is not a folder: pass the folder that was graded")
-    return run(args.submissions, args.out, manual_csv=args.manual, anonymous=args.anonymous, pdf=args.pdf)
+    return run(
+        args.submissions, args.out, manual_csv=args.manual, anonymous=args.anonymous, pdf=args.pdf, master=args.master
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """``--manual`` and ``--anonymous``, shared with ``python -m ds201_lab1.grade``."""
+    """``--manual``, ``--anonymous`` and ``--master``, shared with ``python -m ds201_lab1.grade``."""
     p.add_argument(
         "--manual",
         type=Path,
@@ -710,6 +715,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"the filled scores file to merge (default: the one merged last, else OUT/{SCORES})",
     )
     p.add_argument("--anonymous", action="store_true", help='review pages show "submission N", not file names')
+    p.add_argument(
+        "--master",
+        type=Path,
+        default=manual.MASTER,
+        help=f"the master notebook, which lists the manual questions (default: {manual.MASTER}, from where you run it)",
+    )
 
 
 def check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 130
         wanted = args.review or args.manual or args.anonymous
-        manual = review.run(run.root, run.out, manual_csv=args.manual, anonymous=args.anonymous) if wanted else 0
+        review_args = {"manual_csv": args.manual, "anonymous": args.anonymous, "master": args.master}
+        manual = review.run(run.root, run.out, **review_args) if wanted else 0
         executed = sum(r.executed for r in results.items)
         print(
             f"done: {len(results.items)} graded ({executed} executed, {len(results.items) - executed} without "
