@@ -154,8 +154,12 @@ def test_the_master_is_the_checkouts_or_the_one_named(graded, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     proc = _review(graded["subs"], graded["out"], cwd=elsewhere)
-    assert proc.returncode == 3 and "--master" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "--master" in proc.stderr, proc.stderr
     assert (graded["out"] / "final_grades.csv").read_text() == graded["autograded"]
+    grade = [sys.executable, "-m", "ds201_lab1.grade", str(graded["subs"]), str(tmp_path / "out2"), "--review"]
+    proc = subprocess.run(grade, cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--master" in proc.stderr, proc.stderr  # before grading anything
+    assert not (tmp_path / "out2").exists()
 
     term = tmp_path / "next-term"
     (term / "assignment").mkdir(parents=True)

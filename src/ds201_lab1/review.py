@@ -723,9 +723,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace, review: bool = True) -> None:
+    """Refuse, before any grading, a scores file or (when the review runs) a master that is not there."""
     if args.manual is not None and not args.manual.is_file():
         p.error(f"--manual {args.manual}: no such file; pass the scores CSV the review wrote (OUT/{SCORES})")
+    if review and not args.master.is_file():
+        p.error(
+            f"{args.master} not found in {Path.cwd()}: run in the checkout (as `make grade` does) "
+            "or pass --master <the checkout>/assignment/lab1.ipynb"
+        )
 
 
 if __name__ == "__main__":

@@ -85,7 +85,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="execute student code even where no sandbox works (refused otherwise): only for code you trust",
     )
     args = p.parse_args(argv)
-    review.check_arguments(p, args)
+    args.review = args.review or bool(args.manual or args.anonymous)  # either asks for the review
+    review.check_arguments(p, args, args.review)
     if not args.submissions.is_dir():
         p.error(f"{args.submissions} is not a folder: pass the folder that holds the submissions")
     if args.jobs < 1:
@@ -431,9 +432,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 130
-        wanted = args.review or args.manual or args.anonymous
         review_args = {"manual_csv": args.manual, "anonymous": args.anonymous, "master": args.master}
-        manual = review.run(run.root, run.out, **review_args) if wanted else 0
+        manual = review.run(run.root, run.out, **review_args) if args.review else 0
         executed = sum(r.executed for r in results.items)
         print(
             f"done: {len(results.items)} graded ({executed} executed, {len(results.items) - executed} without "
