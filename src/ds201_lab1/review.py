@@ -724,14 +724,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace, review: bool = True) -> None:
-    """Refuse, before any grading, a scores file or (when the review runs) a master that is not there."""
+    """Refuse, before any grading, a missing scores file or (when the review runs) an unusable master."""
     if args.manual is not None and not args.manual.is_file():
         p.error(f"--manual {args.manual}: no such file; pass the scores CSV the review wrote (OUT/{SCORES})")
-    if review and not args.master.is_file():
-        p.error(
-            f"{args.master} not found in {Path.cwd()}: run in the checkout (as `make grade` does) "
-            "or pass --master <the checkout>/assignment/lab1.ipynb"
-        )
+    if review:
+        try:
+            manual.manual_questions(args.master)
+        except manual.MasterError as e:
+            p.error(str(e))
 
 
 if __name__ == "__main__":
